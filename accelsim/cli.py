@@ -1,0 +1,213 @@
+"""The ``accelsim`` command: parse arguments, call the API, print. Nothing else lives here.
+
+Every user error (an ``AccelsimError``) ends as one line on stderr and exit status 2; only
+``--debug`` shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+_PRECISIONS = "fp32, tf32, fp16, bf16, fp8, int8, int4, ..."
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error on one line and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        from .fileio import write_atomic
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from .estimation import estimate
+
+    est = estimate(args.model, args.hw, batch=args.batch, precision=args.precision)
+    if args.report:
+        from .report.html import write_report
+        write_report(est, args.report)
+    if args.json:
+        text = json.dumps(est.to_dict(), indent=1) + "\n"
+    elif args.csv:
+        from .report.table import render_csv
+        text = render_csv(est)
+    else:
+        from .report.table import render_table
+        text = render_table(est)
+    _emit(text, args.output)
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .estimation import compile
+    from .report.table import render_grid
+
+    graph = compile(args.model, batch=args.batch, precision=args.precision)
+    layers = graph.layers()
+    if args.json:
+        data = {
+            "model": graph.name,
+            "inputs": {n: {"shape": list(graph.type_of(n).shape), "dtype": graph.type_of(n).dtype.name}
+                       for n in graph.inputs},
+            "outputs": graph.outputs,
+            "totals": {"macs": graph.macs(), "params": graph.params(), "layers": len(layers)},
+            "layers": [{"name": l.name, "op": l.op, "inputs": list(l.node.inputs),
+                        "output_shape": list(l.output.shape), "dtype": l.output.dtype.name,
+                        "macs": l.macs, "params": l.params, "workload": l.workload.kind,
+                        "dims": dict(l.workload.dims)} for l in layers],
+        }
+        _emit(json.dumps(data, indent=1) + "\n", args.output)
+        return 0
+    rows = [[l.name, l.op, str(l.output), f"{l.macs:,}", f"{l.params:,}", l.workload.kind] for l in layers]
+    rows.append(["TOTAL", "", "", f"{graph.macs():,}", f"{graph.params():,}", ""])
+    text = render_grid(["layer", "op", "output", "MACs", "params", "workload"], rows,
+                       [False, False, False, True, True, False])
+    _emit(text + "\n", args.output)
+    return 0
+
+
+def _describe(path: Path) -> str:
+    from .frontend.yamlread import read_yaml
+    doc = read_yaml(path)
+    return str(doc.get("description", "")) if isinstance(doc, dict) else ""
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .frontend import bundled
+    from .report.table import render_grid
+
+    rows = [[name, _describe(path)] for name, path in bundled("models").items()]
+    _emit(render_grid(["model", "description"], rows, [False, False]) + "\n", None)
+    return 0
+
+
+def cmd_hw(args: argparse.Namespace) -> int:
+    from .frontend.yamlread import read_yaml
+    from .hw import bundled_hardware
+    from .report.table import render_grid
+
+    rows = []
+    for name, path in bundled_hardware().items():
+        doc = read_yaml(path)
+        rows.append([name, str(doc.get("kind", "")), str(doc.get("description", ""))])
+    _emit(render_grid(["hardware", "kind", "description"], rows, [False, False, False]) + "\n", None)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .frontend import load_model
+    from .frontend.yaml_export import write_model_yaml
+
+    graph = load_model(args.model)
+    for path in write_model_yaml(graph, args.output):
+        print(f"wrote {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="accelsim", description=(
+        "Predict cycles, latency, energy and memory traffic of neural networks on AI hardware."))
+    parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    common = _Parser(add_help=False)
+    common.add_argument("model", metavar="MODEL",
+                        help="model YAML or ONNX file, or a zoo name (see 'accelsim models')")
+    common.add_argument("--batch", type=_positive_int, default=1, metavar="N",
+                        help="batch size: the first dimension of every input (default 1)")
+    common.add_argument("--precision", metavar="P",
+                        help=f"cast tensors to this type ({_PRECISIONS}); estimate defaults "
+                             "to the hardware's default precision")
+    common.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    common.add_argument("--json", action="store_true", help="print one JSON object")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    p = sub.add_parser("estimate", parents=[common], help="cost a model on a machine",
+                       description="Cost a model on a machine, per layer and in total.")
+    p.add_argument("--hw", required=True, metavar="HW",
+                   help="hardware YAML file or a bundled name (see 'accelsim hw')")
+    p.add_argument("--csv", action="store_true", help="print CSV: one row per layer and a TOTAL row")
+    p.add_argument("--report", metavar="DIR", help="also write PNG plots and index.html to DIR")
+    p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("inspect", parents=[common], help="per-layer shapes, MACs and parameters",
+                       description="Show a model's layers with shapes, MACs and parameters.")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("models", help="list the model zoo", description="List the bundled models.")
+    p.set_defaults(func=cmd_models)
+    p = sub.add_parser("hw", help="list bundled hardware", description="List the bundled hardware configs.")
+    p.set_defaults(func=cmd_hw)
+
+    p = sub.add_parser("convert", help="convert a model (e.g. ONNX) to model YAML",
+                       description="Write a model as model YAML, with weights in an .npz beside it.")
+    p.add_argument("model", metavar="MODEL", help="model file (ONNX or YAML) or zoo name")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the YAML file to write")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_convert)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if getattr(args, "json", False) and getattr(args, "csv", False):
+        parser.error("--json and --csv exclude each other")
+    from .errors import AccelsimError
+
+    try:
+        return int(args.func(args))
+    except AccelsimError as exc:
+        if args.debug:
+            raise
+        print(f"accelsim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("accelsim: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _run() -> None:  # console-script entry point
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    _run()

@@ -1,0 +1,117 @@
+"""Graph + hardware -> Estimate: the one entry point that the CLI, sweeps and reports share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError
+from .frontend import load_model
+from .hw import HardwareSpec, LayerCost, cost_model, load_hardware
+from .ir import Graph, dtype
+
+__all__ = ["Estimate", "compile", "estimate"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Per-layer and total cost of one model on one machine. SI units throughout."""
+
+    model: str
+    hardware: str
+    kind: str
+    batch: int
+    precision: str
+    frequency_hz: float
+    layers: tuple[LayerCost, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    peak_ops_per_s: float | None = None
+    bandwidth_bps: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def totals(self) -> LayerCost:
+        return reduce(lambda a, b: a + b, self.layers, LayerCost(name="total", op=""))
+
+    @property
+    def throughput_per_s(self) -> float:
+        """Samples per second when layers run one after another."""
+        latency = self.totals.latency_s
+        return self.batch / latency if latency > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``accelsim estimate --json`` (see DESIGN.md)."""
+        t = self.totals
+        totals = _cost_dict(t)
+        totals.pop("bound")
+        totals.update(
+            throughput_per_s=self.throughput_per_s,
+            power_w=t.energy_j / t.latency_s if t.latency_s > 0 else 0.0,
+            bound=t.bound,
+        )
+        layers = []
+        for cost, shape in zip(self.layers, self.shapes):
+            row = {"name": cost.name, "op": cost.op, "output_shape": list(shape)}
+            row.update(_cost_dict(cost))
+            layers.append(row)
+        return {
+            "model": self.model, "hardware": self.hardware, "kind": self.kind, "batch": self.batch,
+            "precision": self.precision, "frequency_hz": self.frequency_hz,
+            "totals": totals, "layers": layers,
+        }
+
+
+def _cost_dict(c: LayerCost) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "macs": c.macs, "ops": c.ops, "flops": c.flops, "params": c.params, "cycles": c.cycles,
+        "latency_s": c.latency_s, "energy_j": c.energy_j,
+        "energy_by_component_j": dict(c.energy_by_component_j),
+    }
+    for level, moved in c.bytes_by_level:
+        out[f"bytes_{level}"] = moved
+    out["utilization"] = c.utilization
+    out["bound"] = c.bound
+    return out
+
+
+def compile(model: Graph | str | Path, *, batch: int = 1, precision: str | None = None) -> Graph:
+    """Load (if needed) and prepare a model: batch size set, tensors at ``precision``.
+
+    Raises:
+        SpecError: unknown precision; errors of :func:`load_model`.
+        GraphError: a layer cannot take the batch or precision.
+    """
+    graph = model if isinstance(model, Graph) else load_model(model)
+    if batch != 1 or any(graph.type_of(i).shape[:1] != (1,) for i in graph.inputs):
+        graph = graph.with_batch(batch)
+    if precision is not None:
+        try:
+            graph = graph.cast(dtype(precision))
+        except ValueError as exc:
+            raise SpecError(str(exc), field="precision") from None
+        graph.verify()
+    return graph
+
+
+def estimate(model: Graph | str | Path, hw: HardwareSpec | str | Path, *, batch: int = 1,
+             precision: str | None = None) -> Estimate:
+    """Cost ``model`` on ``hw``. ``precision`` defaults to the hardware's default precision.
+
+    Raises:
+        SpecError, GraphError: bad model or hardware input.
+        MappingError: a layer cannot run on the hardware (e.g. no peak for its precision).
+    """
+    spec = hw if isinstance(hw, HardwareSpec) else load_hardware(hw)
+    chosen = precision or getattr(spec, "default_precision", None)
+    graph = compile(model, batch=batch, precision=chosen)
+    costing = cost_model(spec)
+    costs = costing.layer_costs(graph)
+    peak, bandwidth = costing.roof(chosen or "")
+    types = graph.types()
+    return Estimate(
+        model=graph.name, hardware=spec.name, kind=spec.kind, batch=batch,
+        precision=chosen or "as-declared", frequency_hz=spec.frequency_hz,
+        layers=tuple(costs), shapes=tuple(types[c.name].shape for c in costs),
+        peak_ops_per_s=peak, bandwidth_bps=bandwidth,
+    )

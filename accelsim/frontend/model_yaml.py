@@ -1,0 +1,309 @@
+"""The model YAML format (docs/model-format.md) -> Graph.
+
+A model is a list of layers; each layer is an op with attributes, or a call of a reusable,
+parameterised block. Layers feed the next one unless ``in:`` says otherwise, so a plain
+chain needs no wiring. Inside a block, ``in`` is the block's input and layer names are
+local; every node gets the dotted path of the calls that made it (``layer1.0.conv1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import AccelsimError, SpecError
+from ..ir import Graph, Source
+from ..registry import did_you_mean
+from .expr import ExprError, substitute
+from .yamlread import LineDict, LineList, line_of, read_yaml
+
+__all__ = ["load_model_yaml", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+_TOP_KEYS = ("name", "version", "description", "source", "inputs", "blocks", "layers", "outputs", "weights")
+_BLOCK_KEYS = ("params", "layers", "output", "description")
+_CONTROL_KEYS = ("name", "in", "if", "repeat")
+_CALL_KEYS = _CONTROL_KEYS + ("block", "args")
+_MAX_DEPTH = 32
+
+
+@dataclass
+class _Scope:
+    """Name resolution inside one list of layers (the top level or one block call)."""
+
+    prefix: str
+    aliases: dict[str, str]                     # 'in', 'in0', ... -> node names
+    env: dict[str, Any]                         # block parameters
+    names: dict[str, str] = field(default_factory=dict)  # local name -> node name
+    depth: int = 0
+
+    def resolve(self, ref: str) -> str:
+        if ref in self.aliases:
+            return self.aliases[ref]
+        if ref in self.names:
+            return self.names[ref]
+        return self.prefix + ref
+
+
+class _Builder:
+    def __init__(self, path: str, doc: LineDict) -> None:
+        self.path = path
+        self.doc = doc
+        self.graph = Graph(str(doc.get("name", Path(path).stem)))
+        self.blocks: dict[str, LineDict] = {}
+        self.counters: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ errors
+
+    def error(self, message: str, container: Any, key: Any, fieldpath: str) -> SpecError:
+        return SpecError(message, file=self.path, line=line_of(container, key), field=fieldpath)
+
+    def expect(self, kind: type | tuple[type, ...], container: Any, key: Any, fieldpath: str,
+               what: str) -> Any:
+        value = container[key]
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise self.error(f"expected {what}, got {value!r}", container, key, fieldpath)
+        return value
+
+    def check_keys(self, mapping: LineDict, allowed: tuple[str, ...], fieldpath: str) -> None:
+        for key in mapping:
+            if key not in allowed:
+                raise self.error(f"unknown key {key!r}; {did_you_mean(str(key), list(allowed))}",
+                                 mapping, key, f"{fieldpath}.{key}" if fieldpath else str(key))
+
+    # ------------------------------------------------------------------ top level
+
+    def build(self) -> Graph:
+        doc = self.doc
+        self.check_keys(doc, _TOP_KEYS, "")
+        version = doc.get("version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise self.error(f"unsupported model format version {version!r}; this accelsim reads "
+                             f"version {FORMAT_VERSION}", doc, "version", "version")
+        if "inputs" not in doc:
+            raise SpecError("missing 'inputs' (name: {shape: [...], dtype: ...})", file=self.path,
+                            line=doc.line, field="inputs")
+        if "layers" not in doc:
+            raise SpecError("missing 'layers'", file=self.path, line=doc.line, field="layers")
+        inputs = self.expect(LineDict, doc, "inputs", "inputs", "a mapping of input names")
+        if not inputs:
+            raise self.error("at least one input is needed", doc, "inputs", "inputs")
+        for name, spec in inputs.items():
+            path = f"inputs.{name}"
+            if not isinstance(spec, LineDict):
+                raise self.error("expected {shape: [...], dtype: ...}", inputs, name, path)
+            self.check_keys(spec, ("shape", "dtype"), path)
+            self.add_node(str(name), "input", (), dict(spec), spec, path)
+        blocks = doc.get("blocks", LineDict())
+        if blocks is None:
+            blocks = LineDict()
+        if not isinstance(blocks, LineDict):
+            raise self.error("expected a mapping of block names", doc, "blocks", "blocks")
+        for name, block in blocks.items():
+            path = f"blocks.{name}"
+            if not isinstance(block, LineDict):
+                raise self.error("expected a block with 'params' and 'layers'", blocks, name, path)
+            self.check_keys(block, _BLOCK_KEYS, path)
+            if not isinstance(block.get("layers"), LineList):
+                raise SpecError("a block needs a list of 'layers'", file=self.path,
+                                line=line_of(block, "layers"), field=f"{path}.layers")
+            params = block.get("params", LineDict()) or LineDict()
+            if not isinstance(params, LineDict):
+                raise self.error("expected a mapping of parameter names to defaults (null = required)",
+                                 block, "params", f"{path}.params")
+            self.blocks[str(name)] = block
+        layers = self.expect(LineList, doc, "layers", "layers", "a list of layers")
+        first_input = next(iter(inputs))
+        scope = _Scope(prefix="", aliases={}, env={}, names={str(n): str(n) for n in inputs})
+        self.expand(layers, "layers", scope, str(first_input))
+        if "outputs" in doc:
+            outs = doc["outputs"]
+            if isinstance(outs, str):
+                outs = [outs]
+            if not isinstance(outs, list) or not all(isinstance(o, str) for o in outs):
+                raise self.error("expected a layer name or a list of names", doc, "outputs", "outputs")
+            self.graph.set_outputs([scope.resolve(o) for o in outs])
+        if "weights" in doc:
+            self.load_weights(doc)
+        self.graph.verify()
+        return self.graph
+
+    # ------------------------------------------------------------------ layers
+
+    def expand(self, layers: LineList, path: str, scope: _Scope, previous: str) -> str:
+        """Add every entry of ``layers``; return the name of the last output."""
+        if not layers:
+            raise SpecError("a list of layers may not be empty", file=self.path, line=layers.line, field=path)
+        for index, entry in enumerate(layers):
+            fieldpath = f"{path}[{index}]"
+            if not isinstance(entry, LineDict):
+                raise self.error("expected a layer: {op: ..., ...} or {block: ..., args: {...}}",
+                                 layers, index, fieldpath)
+            entry = self.substituted(entry, scope, fieldpath)
+            if "if" in entry and not entry["if"]:
+                continue
+            repeat = entry.get("repeat", 1)
+            if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+                raise self.error(f"repeat must be a positive integer, got {repeat!r}", entry, "repeat",
+                                 f"{fieldpath}.repeat")
+            name = entry.get("name")
+            if name is not None and not isinstance(name, (str, int)):
+                raise self.error(f"expected a name, got {name!r}", entry, "name", f"{fieldpath}.name")
+            for i in range(repeat):
+                local = None if name is None else (str(name) if repeat == 1 else f"{name}.{i}")
+                previous = self.expand_entry(entry, fieldpath, scope, previous, local, i)
+            if name is not None:
+                scope.names[str(name)] = previous
+        return previous
+
+    def substituted(self, entry: LineDict, scope: _Scope, fieldpath: str) -> LineDict:
+        out = LineDict()
+        out.line, out.key_lines = entry.line, entry.key_lines
+        for key, value in entry.items():
+            if key == "args" and isinstance(value, LineDict):
+                value = self.substituted(value, scope, f"{fieldpath}.args")
+            else:
+                try:
+                    value = _integral(substitute(value, scope.env))
+                except ExprError as exc:
+                    raise self.error(str(exc), entry, key, f"{fieldpath}.{key}") from None
+            out[key] = value
+        return out
+
+    def inputs_of(self, entry: LineDict, fieldpath: str, scope: _Scope, previous: str) -> tuple[str, ...]:
+        if "in" not in entry:
+            return (previous,)
+        refs = entry["in"]
+        if isinstance(refs, (str, int)):
+            refs = [refs]
+        if not isinstance(refs, list) or not all(isinstance(r, (str, int)) for r in refs):
+            raise self.error("expected a layer name or a list of names", entry, "in", f"{fieldpath}.in")
+        return tuple(scope.resolve(str(r)) for r in refs)
+
+    def expand_entry(self, entry: LineDict, fieldpath: str, scope: _Scope, previous: str,
+                     local: str | None, index: int) -> str:
+        has_op, has_block = "op" in entry, "block" in entry
+        if has_op == has_block:
+            raise SpecError("a layer needs exactly one of 'op' or 'block'", file=self.path,
+                            line=entry.line, field=fieldpath)
+        inputs = self.inputs_of(entry, fieldpath, scope, previous)
+        if has_block:
+            return self.call_block(entry, fieldpath, scope, inputs, local, index)
+        op = entry["op"]
+        if not isinstance(op, str):
+            raise self.error(f"expected an op name, got {op!r}", entry, "op", f"{fieldpath}.op")
+        if local is None:
+            count = self.counters.get(scope.prefix + op, 0) + 1
+            self.counters[scope.prefix + op] = count
+            local = f"{op}_{count}"
+        attrs = {k: v for k, v in entry.items() if k not in _CONTROL_KEYS and k != "op"}
+        node_name = scope.prefix + local
+        self.add_node(node_name, op, inputs, attrs, entry, fieldpath)
+        scope.names[local] = node_name
+        return node_name
+
+    def add_node(self, name: str, op: str, inputs: tuple[str, ...], attrs: dict[str, Any],
+                 entry: LineDict, fieldpath: str) -> None:
+        try:
+            self.graph.add(name, op, inputs, attrs,
+                           source=Source(self.path, entry.line, fieldpath))
+        except AccelsimError as exc:
+            leaf = (exc.field or "").rsplit(".", 1)[-1]
+            if leaf in entry.key_lines:
+                exc.line = entry.key_lines[leaf]
+            raise
+
+    def call_block(self, entry: LineDict, fieldpath: str, scope: _Scope, inputs: tuple[str, ...],
+                   local: str | None, index: int) -> str:
+        self.check_keys(entry, _CALL_KEYS, fieldpath)
+        block_name = entry["block"]
+        if not isinstance(block_name, str) or block_name not in self.blocks:
+            raise self.error(f"unknown block {block_name!r}; "
+                             f"{did_you_mean(str(block_name), list(self.blocks) or ['(none defined)'])}",
+                             entry, "block", f"{fieldpath}.block")
+        if scope.depth >= _MAX_DEPTH:
+            raise self.error(f"blocks nest deeper than {_MAX_DEPTH} (does {block_name!r} call itself?)",
+                             entry, "block", f"{fieldpath}.block")
+        block = self.blocks[block_name]
+        params = block.get("params") or LineDict()
+        args = entry.get("args", LineDict()) or LineDict()
+        if not isinstance(args, LineDict):
+            raise self.error("expected a mapping of block parameters", entry, "args", f"{fieldpath}.args")
+        env: dict[str, Any] = {}
+        for key, value in args.items():
+            if key not in params:
+                raise self.error(f"block {block_name!r} has no parameter {key!r}; "
+                                 f"{did_you_mean(str(key), list(params) or ['(none)'])}",
+                                 args, key, f"{fieldpath}.args.{key}")
+            env[str(key)] = value
+        for key, default in params.items():
+            if key not in env:
+                if default is None:
+                    raise SpecError(f"block {block_name!r} needs parameter {key!r}", file=self.path,
+                                    line=line_of(entry, "args") or entry.line, field=f"{fieldpath}.args.{key}")
+                env[str(key)] = default
+        env.setdefault("i", index)
+        if local is None:
+            count = self.counters.get(scope.prefix + block_name, 0) + 1
+            self.counters[scope.prefix + block_name] = count
+            local = f"{block_name}_{count}"
+        aliases = {"in": inputs[0], **{f"in{k}": name for k, name in enumerate(inputs)}}
+        inner = _Scope(prefix=f"{scope.prefix}{local}.", aliases=aliases, env=env, depth=scope.depth + 1)
+        last = self.expand(block["layers"], f"blocks.{block_name}.layers", inner, inputs[0])
+        if "output" in block:
+            out = block["output"]
+            if not isinstance(out, str):
+                raise self.error("expected a layer name", block, "output", f"blocks.{block_name}.output")
+            last = inner.resolve(out)
+        scope.names[local] = last
+        return last
+
+    # ------------------------------------------------------------------ weights
+
+    def load_weights(self, doc: LineDict) -> None:
+        import numpy as np
+
+        ref = doc["weights"]
+        if not isinstance(ref, str):
+            raise self.error("expected the path of an .npz file", doc, "weights", "weights")
+        path = Path(self.path).parent / ref
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (OSError, ValueError) as exc:
+            raise self.error(f"cannot read weights {str(path)!r}: {exc}", doc, "weights", "weights") from None
+        per_node: dict[str, dict[str, Any]] = {}
+        for key, arr in arrays.items():
+            node, _, weight = key.rpartition("/")
+            if node not in self.graph:
+                raise self.error(f"weights file names unknown layer {node!r}", doc, "weights", "weights")
+            per_node.setdefault(node, {})[weight] = arr
+        for node, weights in per_node.items():
+            self.graph.set_weights(node, weights)
+
+
+def _integral(value: Any) -> Any:
+    """Block arithmetic like ``${c / 2}`` yields floats; whole numbers become ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
+def load_model_yaml(path: str | Path, text: str | None = None) -> Graph:
+    """Read a model YAML file into a verified Graph.
+
+    Raises:
+        SpecError: syntax, unknown key, op or block, wrong type (with file, line, field).
+        GraphError: undefined inputs, cycles, shapes that do not agree.
+    """
+    path = str(path)
+    doc = read_yaml(path, text)
+    if not isinstance(doc, LineDict):
+        raise SpecError("a model file must be a mapping with 'inputs' and 'layers'", file=path, line=1)
+    try:
+        return _Builder(path, doc).build()
+    except AccelsimError as exc:
+        raise exc.located(file=path)

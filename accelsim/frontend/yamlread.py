@@ -1,0 +1,97 @@
+"""YAML reading that remembers line numbers, so every error can name file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import SpecError
+
+__all__ = ["LineDict", "LineList", "read_yaml", "line_of"]
+
+
+class LineDict(dict):
+    """A mapping that knows its own line and each key's line (1-based)."""
+
+    line: int | None = None
+    key_lines: dict[str, int]
+
+
+class LineList(list):
+    """A sequence that knows its own line and each item's line (1-based)."""
+
+    line: int | None = None
+    item_lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    out = LineDict()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, (str, int, float, bool)) or key is None:
+            raise SpecError(f"mapping keys must be plain names, got {key!r}",
+                            line=key_node.start_mark.line + 1)
+        if key in out:
+            raise SpecError(f"key {key!r} appears twice", line=key_node.start_mark.line + 1,
+                            field=str(key))
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
+    out = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    out.line = node.start_mark.line + 1
+    out.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def line_of(container: Any, key: Any) -> int | None:
+    """Line of ``container[key]`` if the container came from :func:`read_yaml`."""
+    if isinstance(container, LineDict):
+        return container.key_lines.get(key, container.line)
+    if isinstance(container, LineList) and isinstance(key, int) and 0 <= key < len(container.item_lines):
+        return container.item_lines[key]
+    return getattr(container, "line", None)
+
+
+def read_yaml(path: str | Path, text: str | None = None) -> Any:
+    """Parse a YAML file (or ``text`` attributed to ``path``) with line information.
+
+    Raises:
+        SpecError: the file cannot be read or is not valid YAML (with the line of the fault).
+    """
+    path = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SpecError("file not found", file=path) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"cannot read file: {exc}", file=path) from None
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except SpecError as exc:
+        raise exc.located(file=path) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError(f"YAML syntax error: {problem}", file=path, line=line) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"YAML error: {exc}", file=path) from None
+    except RecursionError:
+        raise SpecError("YAML nesting is too deep", file=path) from None

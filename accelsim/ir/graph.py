@@ -1,0 +1,308 @@
+"""The graph IR: typed op nodes on a networkx DiGraph, with shape inference and a lint.
+
+Nodes are frozen values (name, op, inputs, attrs, source); the ``Graph`` is the only mutable
+container. Every node has exactly one output tensor, named after the node. Shapes are
+inferred on demand in topological order and cached until the graph changes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping
+
+import networkx as nx
+
+from ..errors import GraphError, SpecError, UnsupportedOpError
+from .opdef import OPS, AttrError, OpDef, ShapeError, normalize_attrs
+from .types import DType, TensorType
+from .workload import Workload
+
+__all__ = ["Source", "Node", "Layer", "Graph"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a node was written, so errors can point at it."""
+
+    file: str | None = None
+    line: int | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    """One op application. ``attrs`` are complete and checked (see ``normalize_attrs``)."""
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    attrs: Mapping[str, Any]
+    source: Source = field(default=Source(), compare=False)
+
+    @property
+    def opdef(self) -> OpDef:
+        return OPS.get(self.op)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A node with its inferred types and costs, as a cost model sees it."""
+
+    node: Node
+    inputs: tuple[TensorType, ...]
+    output: TensorType
+    params: int
+    workload: Workload
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def op(self) -> str:
+        return self.node.op
+
+    @property
+    def macs(self) -> int:
+        return self.workload.macs
+
+
+_SOURCE_OPS = ("input", "constant")
+
+
+class Graph:
+    """A dataflow graph of ops. Build with :meth:`add`; check with :meth:`verify`."""
+
+    def __init__(self, name: str = "model") -> None:
+        self.name = name
+        self._g = nx.DiGraph()
+        self._outputs: list[str] = []
+        self._weights: dict[str, dict[str, Any]] = {}
+        self._types: dict[str, TensorType] | None = None
+
+    # ------------------------------------------------------------------ building
+
+    def add(self, name: str, op: str, inputs: tuple[str, ...] | list[str] = (),
+            attrs: Mapping[str, Any] | None = None, *, source: Source = Source()) -> Node:
+        """Add a node; its inputs may be added later (checked by :meth:`verify`).
+
+        Raises:
+            UnsupportedOpError: ``op`` is not in the op registry.
+            SpecError: unknown, missing or ill-typed attribute; wrong number of inputs.
+            GraphError: the name is taken.
+        """
+        where = dict(file=source.file, line=source.line)
+        if op not in OPS:
+            from ..registry import did_you_mean
+            raise UnsupportedOpError(f"unknown op {op!r}; {did_you_mean(str(op), list(OPS.names()))}",
+                                     field=_field(source, "op"), **where)
+        opdef = OPS.get(op)
+        try:
+            norm = normalize_attrs(opdef, attrs or {})
+        except AttrError as exc:
+            raise SpecError(str(exc), field=_field(source, exc.field), **where) from None
+        inputs = tuple(inputs)
+        if len(inputs) < opdef.min_inputs or (opdef.max_inputs is not None and len(inputs) > opdef.max_inputs):
+            want = (str(opdef.min_inputs) if opdef.max_inputs == opdef.min_inputs
+                    else f"at least {opdef.min_inputs}" if opdef.max_inputs is None
+                    else f"{opdef.min_inputs} to {opdef.max_inputs}")
+            raise SpecError(f"{op} takes {want} input(s), got {len(inputs)}",
+                            field=_field(source, "in"), **where)
+        if name in self:
+            raise GraphError(f"layer name {name!r} is used twice", field=_field(source, "name"), **where)
+        node = Node(name, op, inputs, MappingProxyType(dict(norm)), source)
+        self._g.add_node(name, node=node)
+        for i in inputs:
+            if i not in self._g:
+                self._g.add_node(i)  # placeholder until defined; verify() reports it
+            self._g.add_edge(i, name)
+        self._types = None
+        return node
+
+    def set_outputs(self, names: list[str]) -> None:
+        self._outputs = list(names)
+
+    def set_weights(self, name: str, arrays: Mapping[str, Any]) -> None:
+        """Attach weight arrays (numpy) to a node; shapes are checked by :meth:`verify`."""
+        self._weights[name] = dict(arrays)
+
+    def weights(self, name: str) -> Mapping[str, Any]:
+        return self._weights.get(name, {})
+
+    @property
+    def has_weights(self) -> bool:
+        return bool(self._weights)
+
+    # ------------------------------------------------------------------ reading
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._g and "node" in self._g.nodes[name]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.nodes())
+
+    def node(self, name: str) -> Node:
+        return self._g.nodes[name]["node"]
+
+    def nodes(self) -> Iterator[Node]:
+        """All nodes in a deterministic topological order."""
+        for name in nx.topological_sort(self._g):
+            data = self._g.nodes[name]
+            if "node" in data:
+                yield data["node"]
+
+    @property
+    def inputs(self) -> list[str]:
+        return [n.name for n in self.nodes() if n.op == "input"]
+
+    @property
+    def outputs(self) -> list[str]:
+        if self._outputs:
+            return list(self._outputs)
+        return [n for n in self._g if self._g.out_degree(n) == 0 and n in self]
+
+    def consumers(self, name: str) -> list[str]:
+        return list(self._g.successors(name))
+
+    # ------------------------------------------------------------------ checking
+
+    def verify(self) -> None:
+        """The IR's lint: defined inputs, no cycles, known outputs, shapes that agree.
+
+        Raises:
+            GraphError: naming the offending node and where it was written.
+        """
+        for name, data in self._g.nodes(data=True):
+            if "node" not in data:
+                user = next(self.node(s) for s in self._g.successors(name))
+                raise GraphError(f"input {name!r} of layer {user.name!r} is not defined",
+                                 file=user.source.file, line=user.source.line,
+                                 field=_field(user.source, "in"))
+        try:
+            cycle = nx.find_cycle(self._g)
+        except nx.NetworkXNoCycle:
+            cycle = None
+        if cycle:
+            first = self.node(cycle[0][0])
+            path = " -> ".join([e[0] for e in cycle] + [cycle[0][0]])
+            raise GraphError(f"the graph has a cycle: {path}", file=first.source.file,
+                             line=first.source.line, field=_field(first.source, "in"))
+        for out in self._outputs:
+            if out not in self:
+                raise GraphError(f"output {out!r} is not a layer of the model", field="outputs")
+        if not any(True for _ in self.nodes()):
+            raise GraphError("the model has no layers")
+        self.types()
+        for name, arrays in self._weights.items():
+            self._check_weights(name, arrays)
+
+    def _check_weights(self, name: str, arrays: Mapping[str, Any]) -> None:
+        node = self.node(name)
+        expected = node.opdef.weight_shapes([self.types()[i] for i in node.inputs], node.attrs)
+        for key, arr in arrays.items():
+            if key not in expected:
+                raise GraphError(f"layer {name!r} has no weight {key!r}; expected {sorted(expected)}",
+                                 file=node.source.file, line=node.source.line)
+            if tuple(arr.shape) != tuple(expected[key]):
+                raise GraphError(f"weight {key!r} of layer {name!r} has shape {list(arr.shape)}, "
+                                 f"expected {list(expected[key])}", file=node.source.file,
+                                 line=node.source.line)
+
+    def types(self) -> dict[str, TensorType]:
+        """Infer every node's output type (cached).
+
+        Raises:
+            GraphError: an op rejects its input shapes; the message names the layer.
+        """
+        if self._types is not None:
+            return self._types
+        types: dict[str, TensorType] = {}
+        for node in self.nodes():
+            ins = [types[i] for i in node.inputs]
+            try:
+                types[node.name] = node.opdef.infer(ins, node.attrs)
+            except ShapeError as exc:
+                shapes = ", ".join(str(t) for t in ins)
+                raise GraphError(f"layer {node.name!r} ({node.op}): {exc}"
+                                 + (f" (inputs: {shapes})" if shapes else ""),
+                                 file=node.source.file, line=node.source.line,
+                                 field=node.source.field) from None
+        self._types = types
+        return types
+
+    def type_of(self, name: str) -> TensorType:
+        return self.types()[name]
+
+    # ------------------------------------------------------------------ costs
+
+    def layers(self, *, include_sources: bool = False) -> list[Layer]:
+        """Every op with its types, parameter count and workload, in topological order."""
+        types = self.types()
+        out = []
+        for node in self.nodes():
+            if node.op in _SOURCE_OPS and not include_sources:
+                continue
+            ins = [types[i] for i in node.inputs]
+            shapes = node.opdef.weight_shapes(ins, node.attrs)
+            params = sum(math.prod(s) for s in shapes.values())
+            out.append(Layer(node, tuple(ins), types[node.name], params,
+                             node.opdef.lower(ins, types[node.name], node.attrs)))
+        return out
+
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers())
+
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers(include_sources=True))
+
+    # ------------------------------------------------------------------ variants
+
+    def copy(self) -> "Graph":
+        g = Graph(self.name)
+        g._g = self._g.copy()
+        g._outputs = list(self._outputs)
+        g._weights = {k: dict(v) for k, v in self._weights.items()}
+        return g
+
+    def _replace_nodes(self, change: dict[str, Node]) -> "Graph":
+        g = self.copy()
+        for name, node in change.items():
+            g._g.nodes[name]["node"] = node
+        return g
+
+    def with_batch(self, batch: int) -> "Graph":
+        """The same model with the first dimension of every input set to ``batch``.
+
+        Raises:
+            GraphError: ``batch`` is not positive, or a layer cannot take the new shape.
+        """
+        if not isinstance(batch, int) or batch < 1:
+            raise GraphError(f"batch must be a positive integer, got {batch!r}", field="batch")
+        change = {}
+        for node in self.nodes():
+            if node.op == "input" and node.attrs["shape"]:
+                shape = (batch,) + tuple(node.attrs["shape"][1:])
+                change[node.name] = replace(node, attrs=MappingProxyType({**node.attrs, "shape": shape}))
+        g = self._replace_nodes(change)
+        g.types()
+        return g
+
+    def cast(self, dt: DType) -> "Graph":
+        """Every floating-point tensor at ``dt`` (integer ids stay as they are)."""
+        change = {}
+        for node in self.nodes():
+            if "dtype" in node.attrs and _is_castable(node.attrs["dtype"]):
+                change[node.name] = replace(node, attrs=MappingProxyType({**node.attrs, "dtype": dt.name}))
+        return self._replace_nodes(change)
+
+
+def _is_castable(name: str) -> bool:
+    from .types import DTYPES
+    d = DTYPES.get(name)
+    return d is not None and not d.is_index
+
+
+def _field(source: Source, leaf: str) -> str:
+    return f"{source.field}.{leaf}" if source.field else leaf

@@ -1,0 +1,80 @@
+"""Plain-text and CSV renderings of an Estimate (no third-party dependencies)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Sequence
+
+from ..estimation import Estimate
+from ..units import format_si
+
+__all__ = ["render_table", "render_csv", "render_grid"]
+
+
+def _count(n: float) -> str:
+    return format_si(n, "").strip() if n else "0"
+
+
+def render_grid(header: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[bool]) -> str:
+    """Columns padded to their widest cell; ``right`` aligns numeric columns to the right."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = []
+    for n, row in enumerate(cells):
+        parts = [c.rjust(w) if right[i] else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(parts).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_table(est: Estimate) -> str:
+    """The terminal table: one row per layer, then the totals."""
+    levels = [name for name, _ in est.layers[0].bytes_by_level] if est.layers else []
+    header = ["layer", "op", "output", "MACs", "cycles", "latency", "energy",
+              *[f"{lv} B" for lv in levels], "util", "bound"]
+    right = [False, False, False, True, True, True, True, *[True] * len(levels), True, False]
+    rows = []
+    for cost, shape in zip(est.layers, est.shapes):
+        traffic = dict(cost.bytes_by_level)
+        rows.append([
+            cost.name, cost.op, "x".join(str(s) for s in shape), _count(cost.macs), cost.cycles,
+            format_si(cost.latency_s, "s"), format_si(cost.energy_j, "J"),
+            *[_count(traffic.get(lv, 0.0)) for lv in levels],
+            f"{cost.utilization:.0%}" if cost.macs else "-", cost.bound,
+        ])
+    t = est.totals
+    traffic = dict(t.bytes_by_level)
+    rows.append(["TOTAL", "", "", _count(t.macs), t.cycles, format_si(t.latency_s, "s"),
+                 format_si(t.energy_j, "J"), *[_count(traffic.get(lv, 0.0)) for lv in levels],
+                 f"{t.utilization:.0%}", t.bound])
+    power = t.energy_j / t.latency_s if t.latency_s else 0.0
+    summary = (
+        f"{est.model} on {est.hardware} ({est.kind}), batch {est.batch}, {est.precision}: "
+        f"{format_si(t.latency_s, 's')}, {est.throughput_per_s:,.1f} samples/s, "
+        f"{format_si(t.energy_j, 'J')}, {format_si(power, 'W')}, "
+        f"{_count(t.macs)} MACs, {_count(t.params)} params"
+    )
+    return render_grid(header, rows, right) + "\n\n" + summary + "\n"
+
+
+def render_csv(est: Estimate) -> str:
+    """One row per layer plus a TOTAL row; columns are the JSON keys (SI units)."""
+    data = est.to_dict()
+    rows = [dict(layer, output_shape="x".join(map(str, layer["output_shape"]))) for layer in data["layers"]]
+    rows.append({"name": "TOTAL", "op": "", "output_shape": "", **data["totals"]})
+    components: list[str] = []
+    for row in rows:
+        for comp, value in row.pop("energy_by_component_j").items():
+            row[f"energy_{comp}_j"] = value
+            if comp not in components:
+                components.append(comp)
+    fields: list[str] = []
+    for row in rows:
+        fields.extend(k for k in row if k not in fields)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

@@ -1,0 +1,105 @@
+"""Quantities with units in specs ("940 MHz", "24 MiB", "34 GB/s", "0.2 pJ") -> SI floats.
+
+A small grammar, not ``eval``: ``<number> [<prefix>]<unit>``. Decimal prefixes (k, M, G, T,
+P, m, u/µ, n, p, f) apply to every unit; binary prefixes (Ki, Mi, Gi, Ti) only to bytes and
+bits. Bits are returned as bytes (``8 bit == 1 B``) so that all sizes share one unit.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["UNIT_KINDS", "parse_quantity", "format_si"]
+
+_DECIMAL = {
+    "": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
+    "m": 1e-3, "u": 1e-6, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15,
+}
+_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
+
+# unit symbol -> (kind, factor to the SI base of that kind)
+_UNITS: dict[str, tuple[str, float]] = {
+    "Hz": ("frequency", 1.0),
+    "B": ("bytes", 1.0), "byte": ("bytes", 1.0), "bytes": ("bytes", 1.0),
+    "b": ("bytes", 1 / 8), "bit": ("bytes", 1 / 8), "bits": ("bytes", 1 / 8),
+    "B/s": ("bandwidth", 1.0), "b/s": ("bandwidth", 1 / 8), "bit/s": ("bandwidth", 1 / 8),
+    "bps": ("bandwidth", 1 / 8),
+    "J": ("energy", 1.0),
+    "W": ("power", 1.0),
+    "s": ("time", 1.0),
+    "m": ("length", 1.0),
+    "V": ("voltage", 1.0),
+    "OPS": ("ops_rate", 1.0), "OP/s": ("ops_rate", 1.0), "ops/s": ("ops_rate", 1.0),
+    "FLOPS": ("ops_rate", 1.0), "FLOP/s": ("ops_rate", 1.0),
+    "MAC/s": ("ops_rate", 2.0), "MACS": ("ops_rate", 2.0),
+}
+UNIT_KINDS = frozenset(kind for kind, _ in _UNITS.values())
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([A-Za-zµ/]*)\s*$")
+_EXAMPLES = {
+    "frequency": "'700 MHz'", "bytes": "'24 MiB'", "bandwidth": "'34 GB/s'",
+    "energy": "'0.2 pJ'", "power": "'40 W'", "time": "'5 ns'", "length": "'28 nm'",
+    "voltage": "'0.9 V'", "ops_rate": "'92 TOPS'",
+}
+
+
+def _split_unit(text: str) -> tuple[float, str] | None:
+    """Return (prefix factor, unit symbol) for text like 'MiB' or 'GB/s', or None."""
+    if text in _UNITS:
+        return 1.0, text
+    for prefix, factor in _BINARY.items():
+        rest = text[len(prefix):]
+        if text.startswith(prefix) and rest in _UNITS and _UNITS[rest][0] in ("bytes", "bandwidth"):
+            return factor, rest
+    prefix, rest = text[:1], text[1:]
+    if prefix in _DECIMAL and rest in _UNITS:
+        return _DECIMAL[prefix], rest
+    return None
+
+
+def parse_quantity(value: object, kind: str) -> float:
+    """Convert ``value`` to an SI float of ``kind`` (one of :data:`UNIT_KINDS`).
+
+    A bare number is taken as already in SI base units. A string must carry a unit of the
+    requested kind.
+
+    Raises:
+        ValueError: the text is not a quantity, or its unit is of another kind. The caller
+            (a spec loader) wraps it into a SpecError that names file, line and field.
+    """
+    if kind not in UNIT_KINDS:
+        raise ValueError(f"unknown unit kind {kind!r}")
+    if isinstance(value, bool):
+        raise ValueError(f"expected a quantity like {_EXAMPLES[kind]}, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a quantity like {_EXAMPLES[kind]}, got {value!r}")
+    match = _PATTERN.match(value)
+    if not match:
+        raise ValueError(f"expected a quantity like {_EXAMPLES[kind]}, got {value!r}")
+    number, unit = float(match.group(1)), match.group(2)
+    if unit == "":
+        return number
+    split = _split_unit(unit)
+    if split is None:
+        raise ValueError(f"unknown unit {unit!r} in {value!r}; expected a quantity like {_EXAMPLES[kind]}")
+    factor, symbol = split
+    unit_kind, base = _UNITS[symbol]
+    if unit_kind != kind:
+        raise ValueError(f"{value!r} is a {unit_kind} but a {kind} like {_EXAMPLES[kind]} is needed")
+    return number * factor * base
+
+
+def format_si(value: float, unit: str, digits: int = 3) -> str:
+    """Format ``value`` with an SI prefix, e.g. ``format_si(1.5e-3, 's') == '1.5 ms'``."""
+    if value == 0 or value != value:
+        return f"0 {unit}"
+    prefixes = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""),
+                (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f")]
+    magnitude = abs(value)
+    for factor, prefix in prefixes:
+        if magnitude >= factor:
+            return f"{value / factor:.{digits}g} {prefix}{unit}"
+    return f"{value / 1e-15:.{digits}g} f{unit}"
