@@ -19,10 +19,14 @@ _PRECISIONS = "fp32, tf32, fp16, bf16, fp8, int8, int4, ..."
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error on one line and exits 2."""
+    """argparse that reports a usage error on one line and exits 2.
+
+    The line starts ``accelsim: error:`` like every other user error; the subcommand, if
+    any, is named in the help hint.
+    """
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_USAGE, f"accelsim: error: {message} (see '{self.prog} --help')\n")
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -146,8 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("model", metavar="MODEL",
                         help="model YAML or ONNX file, or a zoo name (see 'accelsim models')")
-    common.add_argument("--batch", type=_positive_int, default=1, metavar="N",
-                        help="batch size: the first dimension of every input (default 1)")
+    common.add_argument("--batch", type=_positive_int, default=None, metavar="N",
+                        help="batch size: the first dimension of every input (default: the "
+                             "model's own, 1 for the zoo)")
     common.add_argument("--precision", metavar="P",
                         help=f"cast tensors to this type ({_PRECISIONS}); estimate defaults "
                              "to the hardware's default precision")

@@ -75,15 +75,21 @@ def _cost_dict(c: LayerCost) -> dict[str, Any]:
     return out
 
 
-def compile(model: Graph | str | Path, *, batch: int = 1, precision: str | None = None) -> Graph:
-    """Load (if needed) and prepare a model: batch size set, tensors at ``precision``.
+def _batch_of(graph: Graph) -> int:
+    shapes = [graph.type_of(name).shape for name in graph.inputs]
+    return shapes[0][0] if shapes and shapes[0] else 1
+
+
+def compile(model: Graph | str | Path, *, batch: int | None = None, precision: str | None = None) -> Graph:
+    """Load (if needed) and prepare a model: batch size set (None keeps the model's own),
+    tensors at ``precision`` (None keeps the declared types).
 
     Raises:
         SpecError: unknown precision; errors of :func:`load_model`.
         GraphError: a layer cannot take the batch or precision.
     """
     graph = model if isinstance(model, Graph) else load_model(model)
-    if batch != 1 or any(graph.type_of(i).shape[:1] != (1,) for i in graph.inputs):
+    if batch is not None:
         graph = graph.with_batch(batch)
     if precision is not None:
         try:
@@ -94,9 +100,10 @@ def compile(model: Graph | str | Path, *, batch: int = 1, precision: str | None 
     return graph
 
 
-def estimate(model: Graph | str | Path, hw: HardwareSpec | str | Path, *, batch: int = 1,
+def estimate(model: Graph | str | Path, hw: HardwareSpec | str | Path, *, batch: int | None = None,
              precision: str | None = None) -> Estimate:
-    """Cost ``model`` on ``hw``. ``precision`` defaults to the hardware's default precision.
+    """Cost ``model`` on ``hw``. ``batch`` defaults to the model's own (1 in the zoo) and
+    ``precision`` to the hardware's default precision.
 
     Raises:
         SpecError, GraphError: bad model or hardware input.
@@ -110,7 +117,7 @@ def estimate(model: Graph | str | Path, hw: HardwareSpec | str | Path, *, batch:
     peak, bandwidth = costing.roof(chosen or "")
     types = graph.types()
     return Estimate(
-        model=graph.name, hardware=spec.name, kind=spec.kind, batch=batch,
+        model=graph.name, hardware=spec.name, kind=spec.kind, batch=_batch_of(graph),
         precision=chosen or "as-declared", frequency_hz=spec.frequency_hz,
         layers=tuple(costs), shapes=tuple(types[c.name].shape for c in costs),
         peak_ops_per_s=peak, bandwidth_bps=bandwidth,

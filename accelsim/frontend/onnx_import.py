@@ -115,6 +115,10 @@ class _Importer:
             self.consts[op.node.output[0]] = np.asarray(_FOLD[op.type](op.attrs, values))
         else:
             converter = _CONVERTERS.get(op.type)
+            if converter is None and op.type in _FOLD:
+                raise UnsupportedOpError(f"ONNX op {op.type!r} is supported on constants only (shape "
+                                         "arithmetic); here an input is computed at run time",
+                                         file=self.path, field=op.field)
             if converter is None:
                 raise UnsupportedOpError(f"ONNX op {op.type!r} is not supported; supported: "
                                          + ", ".join(SUPPORTED_OPS), file=self.path, field=op.field)
@@ -229,10 +233,19 @@ def _attrs(node: NodeProto) -> dict[str, Any]:
             value = value.decode("utf-8", "replace")
         elif isinstance(value, TensorProto):
             value = numpy_helper.to_array(value)
+        elif isinstance(value, float):
+            value = _f32(value)
         elif isinstance(value, list) and value and isinstance(value[0], bytes):
             value = [v.decode("utf-8", "replace") for v in value]
+        elif isinstance(value, list) and value and isinstance(value[0], float):
+            value = [_f32(v) for v in value]
         out[attr.name] = value
     return out
+
+
+def _f32(value: float) -> float:
+    """ONNX stores float attributes as float32: 1e-5 arrives as 9.99999974e-06; undo that."""
+    return float(str(np.float32(value)))
 
 
 def _np_dtype(arr: np.ndarray) -> str:
@@ -347,19 +360,15 @@ def _match_erf_gelu(net: _Net, e: int) -> tuple[list[int], str, str] | None:
     m = net.sole_user(w, "Mul")
     if m is None:
         return None
-    other = net.other(m, w)
-    y = net.ops[m].node.output[0]
+    other, y = net.other(m, w), net.ops[m].node.output[0]
     if other == x or net.is_const(other, 0.5):        # (x * w) * 0.5 or (w * 0.5) * x
         f = net.sole_user(y, "Mul")
-        want = 0.5 if other == x else None
         last = net.other(f, y) if f is not None else None
-        if f is None or (net.is_const(last, 0.5) if want else last != x):
+        if f is None or not (net.is_const(last, 0.5) if other == x else last == x):
             return None
         return [p, e, a, m, f], x, net.ops[f].node.output[0]
     h = net.producer.get(other or "")                  # (x * 0.5) * w
-    if h is None or net.sole_user(other, "Mul") != m or net.other(h, x) is None:
-        return None
-    if not net.is_const(net.other(h, x), 0.5):
+    if h is None or net.sole_user(other, "Mul") != m or not net.is_const(net.other(h, x), 0.5):
         return None
     return [p, e, a, h, m], x, y
 
@@ -458,7 +467,8 @@ def _fold_cast(a: dict[str, Any], v: list[Any]) -> np.ndarray:
 
 def _fold_flatten(a: dict[str, Any], v: list[Any]) -> np.ndarray:
     x = v[0]
-    axis = a.get("axis", 1) % (x.ndim + 1) if x.ndim else 0
+    axis = a.get("axis", 1)
+    axis = axis + x.ndim if axis < 0 else axis
     return x.reshape(math.prod(x.shape[:axis]), -1)
 
 
@@ -487,6 +497,7 @@ _FOLD: dict[str, Callable[[dict[str, Any], list[Any]], Any]] = {
     "ConstantOfShape": _fold_constant_of_shape,
     "Range": lambda a, v: np.arange(v[0].item(), v[1].item(), v[2].item(), dtype=v[0].dtype),
     "Identity": lambda a, v: v[0],
+    "MatMul": lambda a, v: v[0] @ v[1] + (v[2] if len(v) > 2 else 0),
 }
 
 
@@ -607,22 +618,23 @@ def _gemm(ctx: _Importer, op: _Op) -> None:
 
 
 def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """``shape`` broadcasts to ``target`` without enlarging it."""
     try:
-        np.broadcast_shapes(shape, target)
+        return np.broadcast_shapes(shape, target) == target
     except ValueError:
         return False
-    return np.broadcast_shapes(shape, target) == target
 
 
 def _matmul(ctx: _Importer, op: _Op) -> None:
-    """Constant 2-D right operand -> linear (bias from a fused Add); else matmul of activations."""
-    a, b = op.input(0), op.input(1)
+    """Constant 2-D right operand -> linear; else matmul. A third input is a fused bias Add."""
+    a, b, bias = op.input(0), op.input(1), op.input(2)
     w = ctx.consts.get(b)
     if w is not None and w.ndim == 2 and a not in ctx.consts:
-        bias = ctx.consts[op.input(2)] if op.input(2) else None
-        _linear(ctx, op, ctx.value(a, op.field), w.T, bias)
+        _linear(ctx, op, ctx.value(a, op.field), w.T, ctx.consts[bias] if bias else None)
         return
-    ctx.emit(op, "matmul", [ctx.value(a, op.field), ctx.value(b, op.field)])
+    mm = ctx.emit(op, "matmul", [ctx.value(a, op.field), ctx.value(b, op.field)], output=not bias)
+    if bias:
+        ctx.emit(op, "add", [mm, ctx.value(bias, op.field)], suffix="_bias")
 
 
 def _binary(kind: str) -> Callable[[_Importer, _Op], None]:

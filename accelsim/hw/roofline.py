@@ -118,7 +118,7 @@ class RooflineModel:
         if peak is None:
             where = layer.node.source
             raise MappingError(
-                f"layer {layer.name!r} computes in {dtype} but {self.spec.name} has no peak for it "
+                f"layer {layer.name!r} computes in {dtype} but {self.spec.name} has no peak for {dtype} "
                 f"(has: {', '.join(d for d, _ in self.spec.peak_ops)}); try --precision "
                 f"{self.spec.default_precision}", file=where.file, line=where.line, field=where.field)
         return dtype, peak, self.spec.vector_ops or peak

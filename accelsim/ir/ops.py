@@ -473,6 +473,32 @@ _define("transpose", attrs={"perm": Attr("ints")}, infer=_transpose_infer, lower
         doc="Permute axes (a real copy in memory).")
 
 
+def _slice_infer(ins: list[TensorType], a: A) -> TensorType:
+    x = ins[0]
+    axis = _norm_axis(a["axis"], x.rank)
+    length = len(range(*slice(a["start"], a["end"], a["step"]).indices(x.shape[axis])))
+    if length == 0:
+        raise ShapeError(f"slice [{a['start']}:{a['end']}:{a['step']}] of axis {a['axis']} "
+                         f"(size {x.shape[axis]}) is empty")
+    shape = list(x.shape)
+    shape[axis] = length
+    return x.with_shape(tuple(shape))
+
+
+def _slice_lower(ins: list[TensorType], out: TensorType, a: A) -> Workload:
+    # Only the selected elements are read.
+    return Workload(kind="elementwise", dims=(("size", out.numel),), macs=0, ops=0,
+                    input_bytes=out.nbytes, weight_bytes=0.0, output_bytes=out.nbytes,
+                    bits=out.dtype.bits)
+
+
+_define("slice",
+        attrs={"axis": Attr("int", REQUIRED), "start": Attr("int", 0), "end": Attr("int", 2**62),
+               "step": Attr("int", 1, minimum=1)},
+        infer=_slice_infer, lower=_slice_lower,
+        doc="Elements start:end:step of one axis (Python semantics; negative indices count from the end).")
+
+
 def _embedding_infer(ins: list[TensorType], a: A) -> TensorType:
     ids = ins[0]
     if ids.dtype.is_float:

@@ -1,0 +1,343 @@
+"""ONNX import and conversion to model YAML, on small models built with onnx.helper.
+
+The expected MACs and parameter counts are derived by hand in each test, so a regression
+in the importer (a dropped layer, a transposed weight, a wrong pad) shows up as a number.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from accelsim.errors import AccelsimError, SpecError, UnsupportedOpError  # noqa: E402
+from accelsim.frontend import load_model  # noqa: E402
+from accelsim.frontend.onnx_import import load_onnx  # noqa: E402
+from accelsim.frontend.yaml_export import write_model_yaml  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+def _init(name: str, *shape: int, dtype: type = np.float32) -> TensorProto:
+    return numpy_helper.from_array(RNG.standard_normal(shape).astype(dtype), name)
+
+
+def _ints(name: str, values: list[int]) -> TensorProto:
+    return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
+
+
+def _scalar(name: str, value: float) -> TensorProto:
+    return numpy_helper.from_array(np.array(value, dtype=np.float32), name)
+
+
+def _save(tmp_path: Path, nodes: list, inputs: list, outputs: list, inits: list,
+          opset: int = 17, name: str = "model") -> Path:
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model)
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def _initializers(path: Path) -> dict[str, np.ndarray]:
+    return {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+
+
+def _bn(prefix: str, c: int) -> list[TensorProto]:
+    var = numpy_helper.from_array(RNG.uniform(0.5, 2.0, c).astype(np.float32), f"{prefix}.var")
+    return [_init(f"{prefix}.gamma", c), _init(f"{prefix}.beta", c), _init(f"{prefix}.mean", c), var]
+
+
+def _bn_node(prefix: str, x: str, y: str) -> object:
+    return helper.make_node("BatchNormalization", [x, f"{prefix}.gamma", f"{prefix}.beta",
+                                                   f"{prefix}.mean", f"{prefix}.var"], [y], name=prefix)
+
+
+@pytest.fixture
+def resnet_block(tmp_path: Path) -> Path:
+    """stem conv (bias, asymmetric pads) -> [conv-bn-relu-conv-bn + skip] -> relu -> GAP -> FC."""
+    n = helper.make_node
+    nodes = [
+        n("Conv", ["x", "stem.w", "stem.b"], ["s0"], name="stem", kernel_shape=[3, 3],
+          strides=[2, 2], pads=[0, 1, 1, 0]),
+        n("Relu", ["s0"], ["s"], name="stem_relu"),
+        n("Conv", ["s", "conv1.w"], ["c1"], name="/block/conv1/Conv", pads=[1, 1, 1, 1]),
+        _bn_node("bn1", "c1", "b1"),
+        n("Relu", ["b1"], ["r1"], name=""),  # unnamed: takes its output's name
+        n("Conv", ["r1", "conv2.w"], ["c2"], name="conv2", pads=[1, 1, 1, 1]),
+        _bn_node("bn2", "c2", "b2"),
+        n("Add", ["b2", "s"], ["sum"], name="skip"),
+        n("Relu", ["sum"], ["r2"], name="relu2"),
+        n("GlobalAveragePool", ["r2"], ["gap"], name="gap"),
+        n("Flatten", ["gap"], ["flat"], name="flatten", axis=1),
+        n("Gemm", ["flat", "fc.w", "fc.b"], ["logits"], name="fc", transB=1),
+    ]
+    inits = [_init("stem.w", 16, 3, 3, 3), _init("stem.b", 16), _init("conv1.w", 16, 16, 3, 3),
+             _init("conv2.w", 16, 16, 3, 3), *_bn("bn1", 16), *_bn("bn2", 16),
+             _init("fc.w", 10, 16), _init("fc.b", 10)]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 32, 32])  # symbolic batch
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])
+    return _save(tmp_path, nodes, [x], [y], inits, name="resnet_block")
+
+
+@pytest.fixture
+def transformer_block(tmp_path: Path) -> Path:
+    """One post-norm encoder layer as PyTorch exports it: biased MatMuls, Erf GELU."""
+    s, d, h = 8, 32, 4
+    dh, f = d // h, 2 * d
+    n = helper.make_node
+    nodes = []
+    for p, perm in (("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3])):
+        nodes += [
+            n("MatMul", ["x", f"W{p}"], [f"{p}_mm"], name=f"/attn/{p}/MatMul"),
+            n("Add", [f"b{p}", f"{p}_mm"], [f"{p}_lin"], name=f"/attn/{p}/Add"),  # bias first, as torch does
+            n("Reshape", [f"{p}_lin", "heads_shape"], [f"{p}_4d"], name=f"/attn/{p}/Reshape"),
+            n("Transpose", [f"{p}_4d"], [f"{p}_t"], name=f"/attn/{p}/Transpose", perm=perm),
+        ]
+    nodes += [
+        n("MatMul", ["q_t", "k_t"], ["scores"], name="/attn/scores"),
+        n("Div", ["scores", "sqrt_dh"], ["scaled"], name="/attn/scale"),
+        n("Softmax", ["scaled"], ["probs"], name="/attn/softmax", axis=-1),
+        n("MatMul", ["probs", "v_t"], ["ctx"], name="/attn/context"),
+        n("Transpose", ["ctx"], ["ctx_t"], name="/attn/merge/Transpose", perm=[0, 2, 1, 3]),
+        n("Reshape", ["ctx_t", "model_shape"], ["ctx_2d"], name="/attn/merge/Reshape"),
+        n("MatMul", ["ctx_2d", "Wo"], ["o_mm"], name="/attn/out/MatMul"),
+        n("Add", ["o_mm", "bo"], ["o"], name="/attn/out/Add"),
+        n("Add", ["o", "x"], ["res1"], name="/res1"),
+        n("LayerNormalization", ["res1", "ln1.g", "ln1.b"], ["ln1"], name="/ln1", axis=-1, epsilon=1e-5),
+        n("MatMul", ["ln1", "W1"], ["f1_mm"], name="/ffn/fc1/MatMul"),
+        n("Add", ["f1_mm", "b1"], ["f1"], name="/ffn/fc1/Add"),
+        # GELU the way torch.onnx writes it: x * 0.5 * (1 + erf(x / sqrt(2))).
+        n("Div", ["f1", "sqrt2"], ["g_div"], name="/ffn/act/Div"),
+        n("Erf", ["g_div"], ["g_erf"], name="/ffn/act/Erf"),
+        n("Add", ["g_erf", "one"], ["g_add"], name="/ffn/act/Add"),
+        n("Mul", ["f1", "g_add"], ["g_mul"], name="/ffn/act/Mul"),
+        n("Mul", ["g_mul", "half"], ["gelu"], name="/ffn/act/Mul_1"),
+        n("MatMul", ["gelu", "W2"], ["f2_mm"], name="/ffn/fc2/MatMul"),
+        n("Add", ["f2_mm", "b2"], ["f2"], name="/ffn/fc2/Add"),
+        n("Add", ["ln1", "f2"], ["res2"], name="/res2"),
+        n("LayerNormalization", ["res2", "ln2.g", "ln2.b"], ["out"], name="/ln2", axis=-1),
+    ]
+    inits = [_ints("heads_shape", [1, s, h, dh]), _ints("model_shape", [1, s, d]),
+             _scalar("sqrt_dh", math.sqrt(dh)), _scalar("sqrt2", math.sqrt(2)), _scalar("one", 1.0),
+             _scalar("half", 0.5), _init("Wo", d, d), _init("bo", d), _init("ln1.g", d), _init("ln1.b", d),
+             _init("W1", d, f), _init("b1", f), _init("W2", f, d), _init("b2", d),
+             _init("ln2.g", d), _init("ln2.b", d)]
+    for p in "qkv":
+        inits += [_init(f"W{p}", d, d), _init(f"b{p}", d)]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, s, d])
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, s, d])
+    return _save(tmp_path, nodes, [x], [y], inits, name="transformer_block")
+
+
+# --------------------------------------------------------------------------- import
+
+
+def test_conv_net_shapes_macs_params(resnet_block: Path) -> None:
+    g = load_onnx(resnet_block)
+    assert g.type_of("x").shape == (1, 3, 32, 32)  # symbolic batch -> 1
+    assert [g.type_of(o).shape for o in g.outputs] == [(1, 10)]
+    assert g.type_of("stem").shape == (1, 16, 16, 16)
+    # conv MACs = N*K*C*P*Q*R*S; FC MACs = N*out*in.
+    stem = 1 * 16 * 3 * 16 * 16 * 3 * 3
+    conv = 1 * 16 * 16 * 16 * 16 * 3 * 3
+    fc = 1 * 10 * 16
+    assert g.macs() == stem + 2 * conv + fc == 1_290_400
+    # stem weight + bias, two bias-free convs, two BNs (scale + shift), FC weight + bias.
+    params = (16 * 3 * 9 + 16) + 2 * (16 * 16 * 9) + 2 * (2 * 16) + (10 * 16 + 10)
+    assert g.params() == params == 5290
+    # ONNX pads [x1_begin, x2_begin, x1_end, x2_end] are (top, left, bottom, right).
+    assert g.node("stem").attrs["padding"] == (0, 1, 1, 0)
+    assert g.node("stem").attrs["stride"] == (2, 2)
+    assert g.node("block.conv1.Conv").attrs["bias"] is False
+    assert g.node("r1").op == "relu"
+    assert g.node("skip").inputs == ("bn2", "stem_relu")
+    assert g.node("flatten").op == "flatten"
+    assert g.node("fc").op == "linear"
+    # Gemm with transB=1 already holds linear's (out, in) weight.
+    np.testing.assert_array_equal(g.weights("fc")["weight"], _initializers(resnet_block)["fc.w"])
+
+
+def test_batchnorm_statistics_fold_into_scale_and_shift(resnet_block: Path) -> None:
+    g = load_onnx(resnet_block)
+    inits = _initializers(resnet_block)
+    scale = inits["bn1.gamma"] / np.sqrt(inits["bn1.var"] + 1e-5)
+    np.testing.assert_allclose(g.weights("bn1")["scale"], scale, rtol=1e-6)
+    np.testing.assert_allclose(g.weights("bn1")["bias"], inits["bn1.beta"] - inits["bn1.mean"] * scale,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_transformer_block_shapes_macs_params(transformer_block: Path) -> None:
+    g = load_onnx(transformer_block)
+    s, d, h, dh, f = 8, 32, 4, 8, 64
+    assert [g.type_of(o).shape for o in g.outputs] == [(1, s, d)]
+    ops = [layer.op for layer in g.layers()]
+    # MatMul + bias Add fuse into linear; the Erf pattern becomes gelu; Div by sqrt(dh) is a scale.
+    assert ops.count("linear") == 6 and ops.count("matmul") == 2
+    assert ops.count("gelu") == 1 and "erf" not in ops and ops.count("scale") == 1
+    assert g.node("attn.scale").attrs["factor"] == pytest.approx(1 / math.sqrt(dh))
+    assert g.type_of("attn.scores").shape == (1, h, s, s)
+    assert g.type_of("attn.k.Transpose").shape == (1, h, dh, s)
+    macs = (3 * s * d * d          # q, k, v projections
+            + h * s * s * dh       # q @ k^T
+            + h * s * s * dh       # softmax(..) @ v
+            + s * d * d            # output projection
+            + s * d * f + s * f * d)  # FFN
+    assert g.macs() == macs == 69_632
+    params = 4 * (d * d + d) + 2 * (2 * d) + (d * f + f) + (f * d + d)
+    assert g.params() == params == 8544
+    # MatMul's (in, out) initializer is transposed into linear's (out, in).
+    w1 = _initializers(transformer_block)["W1"]
+    np.testing.assert_array_equal(g.weights("ffn.fc1.MatMul")["weight"], w1.T)
+    assert g.weights("ffn.fc1.MatMul")["bias"].shape == (f,)
+
+
+def test_reshape_follows_the_batch(transformer_block: Path) -> None:
+    g = load_onnx(transformer_block).with_batch(4)
+    assert g.type_of(g.outputs[0]).shape == (4, 8, 32)
+    assert g.macs() == 4 * (69_632 - 2 * 4 * 8 * 8 * 8) + 4 * 2 * 4 * 8 * 8 * 8
+
+
+def test_misc_ops(tmp_path: Path) -> None:
+    """Embedding lookup, Clip(0, 6), constant folding of a shape computed by Shape/Gather/Concat."""
+    n = helper.make_node
+    nodes = [
+        n("Gather", ["table", "ids"], ["emb"], name="embed"),
+        n("Clip", ["emb", "zero", "six"], ["clip"], name="relu6"),
+        n("Shape", ["clip"], ["shp"], name="shape"),
+        n("Gather", ["shp", "idx0"], ["batch"], name="take_batch", axis=0),
+        n("Unsqueeze", ["batch", "axes0"], ["batch1"], name="unsq"),
+        n("Concat", ["batch1", "minus1"], ["target"], name="cat", axis=0),
+        n("Reshape", ["clip", "target"], ["flat"], name="reshape"),
+        n("Constant", [], ["w"], name="const_w", value=numpy_helper.from_array(
+            RNG.standard_normal((48, 5)).astype(np.float32))),
+        n("MatMul", ["flat", "w"], ["y"], name="head"),
+    ]
+    inits = [_init("table", 100, 16), _scalar("zero", 0.0), _scalar("six", 6.0),
+             numpy_helper.from_array(np.array(0, np.int64), "idx0"), _ints("axes0", [0]),
+             _ints("minus1", [-1])]
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])
+    g = load_onnx(_save(tmp_path, nodes, [ids], [y], inits, name="misc"))
+    assert g.node("embed").op == "embedding" and g.type_of("embed").shape == (1, 3, 16)
+    assert g.node("relu6").op == "relu6"
+    assert g.node("reshape").attrs["shape"] == (0, -1)
+    assert g.node("head").op == "linear" and g.type_of("head").shape == (1, 5)
+    assert g.macs() == 48 * 5
+    assert g.params() == 100 * 16 + 48 * 5
+
+
+# --------------------------------------------------------------------------- convert
+
+
+@pytest.mark.parametrize("fixture", ["resnet_block", "transformer_block"])
+def test_convert_round_trip(fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    g = load_onnx(request.getfixturevalue(fixture))
+    out = tmp_path / "out" / "model.yaml"
+    out.parent.mkdir()
+    written = write_model_yaml(g, out)
+    assert written == [out, out.with_suffix(".npz")]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["model.npz", "model.yaml"]  # no temp files
+    back = load_model(out)
+    assert {n.name: (n.op, n.inputs, dict(n.attrs)) for n in back.nodes()} == \
+           {n.name: (n.op, n.inputs, dict(n.attrs)) for n in g.nodes()}
+    assert back.types() == g.types()
+    assert back.outputs == g.outputs
+    assert back.macs() == g.macs() and back.params() == g.params()
+    for node in g.nodes():
+        mine, theirs = g.weights(node.name), back.weights(node.name)
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            np.testing.assert_array_equal(theirs[key], mine[key])
+
+
+def test_convert_writes_compact_yaml(resnet_block: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.yaml"
+    write_model_yaml(load_onnx(resnet_block), out)
+    text = out.read_text()
+    assert "weights: m.npz" in text
+    assert "- {name: stem, op: conv2d, out_channels: 16, kernel: [3, 3], stride: [2, 2], " \
+           "padding: [0, 1, 1, 0]}" in text
+    # A chain needs no wiring; the skip connection does.
+    assert "- {name: stem_relu, op: relu}" in text
+    assert "- {name: skip, op: add, in: [bn2, stem_relu]}" in text
+
+
+def test_convert_without_weights_writes_only_yaml(tmp_path: Path) -> None:
+    from accelsim.ir import Graph
+
+    g = Graph("tiny")
+    g.add("x", "input", attrs={"shape": [1, 4]})
+    g.add("r", "relu", ["x"])
+    assert write_model_yaml(g, tmp_path / "t.yaml") == [tmp_path / "t.yaml"]
+    assert "weights" not in (tmp_path / "t.yaml").read_text()
+    assert load_model(tmp_path / "t.yaml").outputs == ["r"]
+
+
+def test_convert_failure_leaves_no_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         resnet_block: Path) -> None:
+    g = load_onnx(resnet_block)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(SpecError, match="disk full"):
+        write_model_yaml(g, out / "m.yaml")
+    assert list(out.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_unsupported_op_names_the_node(tmp_path: Path) -> None:
+    boxes = helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1, 10, 4])
+    scores = helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 1, 10])
+    keep = helper.make_tensor_value_info("keep", TensorProto.INT64, [None, 3])
+    nodes = [helper.make_node("Relu", ["boxes"], ["b"], name="pre"),
+             helper.make_node("NonMaxSuppression", ["b", "scores"], ["keep"], name="nms")]
+    path = _save(tmp_path, nodes, [boxes, scores], [keep], [], name="nms")
+    with pytest.raises(UnsupportedOpError) as info:
+        load_onnx(path)
+    err = info.value
+    assert err.field == "graph.node[1] (nms)"
+    assert err.file == str(path)
+    assert "'NonMaxSuppression' is not supported" in str(err) and "Conv" in str(err)
+    assert "\n" not in str(err)
+
+
+@pytest.mark.parametrize("content", [b"this is not a protobuf \xff\xfe\x00\x01", b"", b"\x08\x07"])
+def test_garbage_file_is_a_spec_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "junk.onnx"
+    path.write_bytes(content)
+    with pytest.raises(SpecError) as info:
+        load_model(path)
+    assert info.value.file == str(path)
+
+
+def test_computed_conv_weight_is_unsupported(tmp_path: Path) -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    w = helper.make_tensor_value_info("w", TensorProto.FLOAT, [4, 3, 3, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6, 6])
+    path = _save(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"], name="c")], [x, w], [y], [],
+                 name="dyn")
+    with pytest.raises(UnsupportedOpError, match="computed weight") as info:
+        load_onnx(path)
+    assert info.value.field == "graph.node[0] (c)"
+
+
+def test_symbolic_non_batch_dimension_is_reported(tmp_path: Path) -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "seq", 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "seq", 8])
+    path = _save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], [x], [y], [], name="sym")
+    with pytest.raises(SpecError, match="symbolic dimension 'seq' at axis 1") as info:
+        load_onnx(path)
+    assert isinstance(info.value, AccelsimError) and info.value.field == "graph.input[0] (x)"

@@ -1,0 +1,107 @@
+"""The roofline model on cases small enough to work out by hand."""
+
+import pytest
+
+from accelsim import estimate
+from accelsim.errors import MappingError
+from accelsim.hw import load_hardware
+from accelsim.ir import Graph
+
+TOY_HW = """
+kind: roofline
+version: 1
+name: toy
+frequency: 1 GHz
+technology: {node: 45 nm}
+peak: {int8: 1 TOPS}
+memories:
+  - {name: dram, type: ddr, bandwidth: 1 GB/s}
+  - {name: sram, size: 1 MiB}
+"""
+
+
+def make_toy(tmp_path, bandwidth="1 GB/s"):
+    path = tmp_path / "toy.yaml"
+    path.write_text(TOY_HW.replace("1 GB/s", bandwidth))
+    return load_hardware(path)
+
+
+@pytest.fixture()
+def toy(tmp_path):
+    return make_toy(tmp_path)
+
+
+def fc(n: int, batch: int = 1) -> Graph:
+    g = Graph("fc")
+    g.add("x", "input", (), {"shape": [batch, n], "dtype": "int8"})
+    g.add("fc", "linear", ("x",), {"out_features": n})
+    return g
+
+
+def test_weight_streaming_layer_is_dram_bound(toy):
+    est = estimate(fc(1024), toy)
+    (layer,) = est.layers
+    # DRAM: weights 1024*1024 + bias 1024, the graph input 1024 and output 1024 bytes.
+    dram = 1024 * 1024 + 1024 + 1024 + 1024
+    assert dict(layer.bytes_by_level)["dram"] == dram
+    assert layer.latency_s == pytest.approx(dram / 1e9)
+    assert layer.bound == "dram"
+    assert layer.cycles == round(dram / 1e9 * 1e9)
+    # compute-only time: 2 * 1024^2 MAC ops at 1 TOPS, so utilisation = that / latency
+    assert layer.utilization == pytest.approx(2 * 1024**2 / 1e12 / (dram / 1e9))
+    # energy: int8 MACs at 0.23 pJ, bias adds at 0.03 pJ, DDR at 243.75 pJ/B, the 1 MiB SRAM
+    # at 100 pJ per 64-bit read (every operand byte crosses it once).
+    e = dict(layer.energy_by_component_j)
+    assert e["compute"] == pytest.approx(1024**2 * 0.23e-12 + 1024 * 0.03e-12)
+    assert e["dram"] == pytest.approx(dram * 243.75e-12)
+    assert e["sram"] == pytest.approx((1024 + 1024 * 1024 + 1024 + 1024) * 100e-12 / 8)
+
+
+def test_large_batch_becomes_compute_bound(tmp_path):
+    # 1 TOPS / 10 GB/s: the ridge is at 50 MACs per DRAM byte. fc(256) at batch B does
+    # 65,536 B MACs over 65,792 + 512 B DRAM bytes: 42.7 per byte at B=64, 128 at B=4096.
+    toy = make_toy(tmp_path, "10 GB/s")
+    small = estimate(fc(256, batch=64), toy).layers[0]
+    large = estimate(fc(256, batch=4096), toy).layers[0]
+    assert small.bound == "dram"
+    assert large.bound == "compute"
+
+
+def test_activations_stay_on_chip_when_they_fit(toy):
+    g = fc(256)
+    g.add("act", "relu", ("fc",))
+    g.add("fc2", "linear", ("act",), {"out_features": 256})
+    layers = {c.name: dict(c.bytes_by_level)["dram"] for c in estimate(g, toy).layers}
+    assert layers["act"] == 0                       # input and output resident
+    assert layers["fc2"] == 256 * 256 + 256 + 256   # weights + bias + the graph output
+
+
+def test_activations_spill_when_they_do_not_fit(toy):
+    g = Graph()
+    g.add("x", "input", (), {"shape": [1, 1024 * 1024], "dtype": "int8"})  # 1 MiB alone
+    g.add("a", "relu", ("x",))
+    g.add("b", "relu", ("a",))
+    layers = {c.name: dict(c.bytes_by_level)["dram"] for c in estimate(g, toy).layers}
+    assert layers["a"] == 2 * 1024 * 1024  # reads x, writes a: 2 MiB > 1 MiB working set
+    assert layers["b"] == 2 * 1024 * 1024
+
+
+def test_precision_without_peak_is_a_mapping_error(toy):
+    with pytest.raises(MappingError, match="no peak for fp32"):
+        estimate(fc(16), toy, precision="fp32")
+
+
+def test_totals_add_up(toy):
+    est = estimate("digits_cnn", toy)
+    t = est.totals
+    assert t.cycles == sum(c.cycles for c in est.layers)
+    assert t.energy_j == pytest.approx(sum(c.energy_j for c in est.layers))
+    assert t.macs == est.to_dict()["totals"]["macs"]
+    assert est.throughput_per_s == pytest.approx(1 / t.latency_s)
+
+
+def test_bundled_configs_load():
+    for name in ("tpu_v1", "h100_roofline", "edge_npu"):
+        spec = load_hardware(name)
+        assert spec.kind == "roofline"
+    assert load_hardware("tpu_v1").peak("int8") == pytest.approx(65536 * 2 * 0.7e9)
