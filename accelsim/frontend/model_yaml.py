@@ -123,6 +123,10 @@ class _Builder:
                 outs = [outs]
             if not isinstance(outs, list) or not all(isinstance(o, str) for o in outs):
                 raise self.error("expected a layer name or a list of names", doc, "outputs", "outputs")
+            for i, out in enumerate(outs):
+                if scope.resolve(out) not in self.graph:
+                    where = (outs, i, f"outputs[{i}]") if isinstance(outs, LineList) else (doc, "outputs", "outputs")
+                    raise self.error(f"output {out!r} is not a layer of the model", *where)
             self.graph.set_outputs([scope.resolve(o) for o in outs])
         if "weights" in doc:
             self.load_weights(doc)

@@ -63,6 +63,10 @@ class _Op:
         return self.node.input[i] if i < len(self.node.input) else ""
 
 
+_Fold = Callable[[dict[str, Any], list[Any]], Any]        # (attributes, input arrays) -> array
+_Converter = Callable[["_Importer", _Op], None]
+
+
 # --------------------------------------------------------------------------- the importer
 
 
@@ -478,7 +482,7 @@ def _fold_constant_of_shape(a: dict[str, Any], v: list[Any]) -> np.ndarray:
 
 
 # op type -> numpy evaluation, used when every input of the node is a known constant.
-_FOLD: dict[str, Callable[[dict[str, Any], list[Any]], Any]] = {
+_FOLD: dict[str, _Fold] = {
     "Add": lambda a, v: v[0] + v[1],
     "Sub": lambda a, v: v[0] - v[1],
     "Mul": lambda a, v: v[0] * v[1],
@@ -560,10 +564,12 @@ def _pair(op: _Op, key: str, default: tuple[int, int] = (1, 1)) -> tuple[int, in
 def _conv(ctx: _Importer, op: _Op) -> None:
     w = ctx.const(op, 1, "weight")
     if w.ndim != 4:
-        raise UnsupportedOpError(f"only 2-D Conv is supported (a 4-D weight); got weight shape {list(w.shape)}")
+        raise UnsupportedOpError("only 2-D Conv is supported (a 4-D weight); "
+                                 f"got weight shape {list(w.shape)}")
     kernel = (int(w.shape[2]), int(w.shape[3]))
     if "kernel_shape" in op.attrs and tuple(op.attrs["kernel_shape"]) != kernel:
-        raise SpecError(f"kernel_shape {op.attrs['kernel_shape']} does not match the weight shape {list(w.shape)}")
+        raise SpecError(f"kernel_shape {op.attrs['kernel_shape']} does not match the weight "
+                        f"shape {list(w.shape)}")
     x = ctx.value(op.input(0), op.field)
     stride, dilation = _pair(op, "strides"), _pair(op, "dilations")
     bias = ctx.const(op, 2, "bias", optional=True)
@@ -574,7 +580,7 @@ def _conv(ctx: _Importer, op: _Op) -> None:
         "bias": bias is not None}, weights)
 
 
-def _pool(kind: str) -> Callable[[_Importer, _Op], None]:
+def _pool(kind: str) -> _Converter:
     def convert(ctx: _Importer, op: _Op) -> None:
         if "kernel_shape" not in op.attrs:
             raise SpecError(f"{op.type} needs kernel_shape")
@@ -583,7 +589,8 @@ def _pool(kind: str) -> Callable[[_Importer, _Op], None]:
             raise UnsupportedOpError(f"dilated {op.type} is not supported")
         stride = _pair(op, "strides")
         x = ctx.value(op.input(0), op.field)
-        ctx.emit(op, kind, [x], {"kernel": kernel, "stride": stride, "ceil_mode": bool(op.attrs.get("ceil_mode", 0)),
+        ctx.emit(op, kind, [x], {"kernel": kernel, "stride": stride,  # ONNX's default stride is 1
+                                 "ceil_mode": bool(op.attrs.get("ceil_mode", 0)),
                                  "padding": _pads(ctx, op, x, kernel, stride, (1, 1))})
     return convert
 
@@ -637,7 +644,7 @@ def _matmul(ctx: _Importer, op: _Op) -> None:
         ctx.emit(op, "add", [mm, ctx.value(bias, op.field)], suffix="_bias")
 
 
-def _binary(kind: str) -> Callable[[_Importer, _Op], None]:
+def _binary(kind: str) -> _Converter:
     def convert(ctx: _Importer, op: _Op) -> None:
         a, b = op.input(0), op.input(1)
         if kind in ("mul", "div") and _try_scale(ctx, op, kind, a, b):
@@ -659,7 +666,7 @@ def _try_scale(ctx: _Importer, op: _Op, kind: str, a: str, b: str) -> bool:
     return True
 
 
-def _unary(kind: str) -> Callable[[_Importer, _Op], None]:
+def _unary(kind: str) -> _Converter:
     def convert(ctx: _Importer, op: _Op) -> None:
         ctx.emit(op, kind, [ctx.value(op.input(0), op.field)])
     return convert
@@ -745,7 +752,7 @@ def _flatten(ctx: _Importer, op: _Op) -> None:
         _reshape_to(ctx, op, x, [math.prod(shape[:axis]), math.prod(shape[axis:])])
 
 
-def _squeeze_like(fold: Callable[[dict[str, Any], list[Any]], np.ndarray]) -> Callable[[_Importer, _Op], None]:
+def _squeeze_like(fold: _Fold) -> _Converter:
     """Squeeze and Unsqueeze of an activation are reshapes to the shape numpy computes."""
     def convert(ctx: _Importer, op: _Op) -> None:
         x = ctx.value(op.input(0), op.field)
@@ -771,12 +778,18 @@ def _gather(ctx: _Importer, op: _Op) -> None:
         {"weight": table})
 
 
-def _minmax(kind: str) -> Callable[[_Importer, _Op], None]:
+def _variadic(kind: str) -> _Converter:
+    """Sum, Max, Min of n inputs: a chain of n - 1 binary nodes (one input is the identity)."""
     def convert(ctx: _Importer, op: _Op) -> None:
         ins = [t for t in op.node.input if t]
-        if len(ins) != 2:
-            raise UnsupportedOpError(f"{op.type} is supported with two inputs only, got {len(ins)}")
-        ctx.emit(op, kind, [ctx.value(t, op.field) for t in ins])
+        if len(ins) == 1:
+            ctx.alias(op, ins[0])
+            return
+        acc = ctx.value(ins[0], op.field)
+        for k, t in enumerate(ins[1:], start=1):
+            last = k == len(ins) - 1
+            acc = ctx.emit(op, kind, [acc, ctx.value(t, op.field)], suffix="" if last else f"_{k}",
+                           output=last)
     return convert
 
 
@@ -787,13 +800,13 @@ _UNARY = {
 }
 
 # ONNX op type -> converter. Each adds the node(s) for one ONNX node, or records a constant.
-_CONVERTERS: dict[str, Callable[[_Importer, _Op], None]] = {
+_CONVERTERS: dict[str, _Converter] = {
     **{onnx_op: _unary(kind) for onnx_op, kind in _UNARY.items()},
     "Constant": _constant, "Shape": _shape, "Identity": _identity, "Dropout": _identity,
     "Conv": _conv, "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
     "Gemm": _gemm, "MatMul": _matmul,
     "Add": _binary("add"), "Sub": _binary("sub"), "Mul": _binary("mul"), "Div": _binary("div"),
-    "Max": _minmax("max"), "Min": _minmax("min"), "Clip": _clip,
+    "Sum": _variadic("add"), "Max": _variadic("max"), "Min": _variadic("min"), "Clip": _clip,
     "BatchNormalization": _batchnorm, "LayerNormalization": _layernorm, "Softmax": _softmax,
     "LRN": _lrn, "Concat": _concat, "Reshape": _reshape, "Flatten": _flatten,
     "Squeeze": _squeeze_like(_fold_squeeze), "Unsqueeze": _squeeze_like(_fold_unsqueeze),
@@ -841,3 +854,5 @@ def load_onnx(path: str | Path) -> Graph:
         return _Importer(path, model).run()
     except AccelsimError as exc:
         raise exc.located(file=path)
+    except Exception as exc:  # e.g. an initializer numpy cannot represent
+        raise SpecError(f"cannot import ONNX model: {type(exc).__name__}: {exc}", file=path) from None

@@ -17,6 +17,7 @@ class LineDict(dict):
 
     line: int | None = None
     key_lines: dict[str, int]
+    duplicates: list[tuple[Any, int]]  # (key, line) of keys seen again; read_yaml rejects them
 
 
 class LineList(list):
@@ -35,14 +36,16 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     out = LineDict()
     out.line = node.start_mark.line + 1
     out.key_lines = {}
+    out.duplicates = []
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, (str, int, float, bool)) or key is None:
             raise SpecError(f"mapping keys must be plain names, got {key!r}",
                             line=key_node.start_mark.line + 1)
         if key in out:
-            raise SpecError(f"key {key!r} appears twice", line=key_node.start_mark.line + 1,
-                            field=str(key))
+            # reported by read_yaml, which knows the field path of this mapping
+            out.duplicates.append((key, key_node.start_mark.line + 1))
+            continue
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = key_node.start_mark.line + 1
     return out
@@ -68,6 +71,25 @@ def line_of(container: Any, key: Any) -> int | None:
     return getattr(container, "line", None)
 
 
+def _first_duplicate(doc: Any) -> tuple[int, str, Any] | None:
+    """(line, field path, key) of the earliest repeated mapping key in ``doc``, if any."""
+    found: list[tuple[int, str, Any]] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:
+        node, path = stack.pop()
+        if not isinstance(node, (LineDict, LineList)) or id(node) in seen:
+            continue
+        seen.add(id(node))  # aliases share objects: visit each once
+        if isinstance(node, LineDict):
+            for key, line in getattr(node, "duplicates", ()):
+                found.append((line, f"{path}.{key}" if path else str(key), key))
+            stack.extend((value, f"{path}.{key}" if path else str(key)) for key, value in node.items())
+        else:
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node))
+    return min(found, key=lambda f: f[0]) if found else None
+
+
 def read_yaml(path: str | Path, text: str | None = None) -> Any:
     """Parse a YAML file (or ``text`` attributed to ``path``) with line information.
 
@@ -83,7 +105,7 @@ def read_yaml(path: str | Path, text: str | None = None) -> Any:
         except (OSError, UnicodeDecodeError) as exc:
             raise SpecError(f"cannot read file: {exc}", file=path) from None
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except SpecError as exc:
         raise exc.located(file=path) from None
     except yaml.MarkedYAMLError as exc:
@@ -95,3 +117,8 @@ def read_yaml(path: str | Path, text: str | None = None) -> Any:
         raise SpecError(f"YAML error: {exc}", file=path) from None
     except RecursionError:
         raise SpecError("YAML nesting is too deep", file=path) from None
+    duplicate = _first_duplicate(doc)
+    if duplicate:
+        line, field, key = duplicate
+        raise SpecError(f"key {key!r} appears twice", file=path, line=line, field=field)
+    return doc

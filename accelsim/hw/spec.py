@@ -39,7 +39,7 @@ class SpecReader:
     def __init__(self, path: str, mapping: Any, field: str = "", line: int | None = None) -> None:
         self.path = path
         self.field = field
-        self.line = getattr(mapping, "line", line)
+        self.line = getattr(mapping, "line", None) or line
         if not isinstance(mapping, dict):
             raise SpecError("expected a mapping", file=path, line=self.line, field=field or None)
         self.mapping = mapping
@@ -53,6 +53,19 @@ class SpecReader:
         return SpecError(message, file=self.path, line=line,
                          field=self._path(key) if key is not None else (self.field or None))
 
+    def missing(self, key: str, what: str = "field") -> SpecError:
+        """``key`` is required but absent: point at a close misspelling if there is one,
+        else at this mapping, naming the missing field."""
+        import difflib
+
+        others = [k for k in self.mapping if isinstance(k, str) and k != key and k not in self.used]
+        close = difflib.get_close_matches(key, others, n=1, cutoff=0.75)
+        if close:
+            return self.error(close[0], f"missing required {what} {self._path(key)!r}; "
+                                        f"is {close[0]!r} a misspelling?")
+        return SpecError(f"missing required {what} {self._path(key)!r}", file=self.path,
+                         line=self.line, field=self._path(key))
+
     def has(self, key: str) -> bool:
         return key in self.mapping and self.mapping[key] is not None
 
@@ -61,7 +74,7 @@ class SpecReader:
         self.used.add(key)
         if not self.has(key):
             if default is MISSING:
-                raise self.error(None, f"missing required field {self._path(key)!r}")
+                raise self.missing(key)
             return default
         try:
             return convert(self.mapping[key])
@@ -102,7 +115,7 @@ class SpecReader:
         self.used.add(key)
         if not self.has(key):
             if default is MISSING:
-                raise self.error(None, f"missing required section {self._path(key)!r}")
+                raise self.missing(key, "section")
             return SpecReader(self.path, LineDict() if default is None else default, self._path(key), self.line)
         if not isinstance(self.mapping[key], dict):
             raise self.error(key, f"expected a mapping, got {self.mapping[key]!r}")
@@ -112,9 +125,10 @@ class SpecReader:
         """A list of mappings (e.g. memory levels), each with its own path."""
         self.used.add(key)
         items = self.mapping.get(key)
+        if key not in self.mapping:
+            raise self.missing(key, "list")
         if not isinstance(items, list) or not items:
-            raise self.error(key if key in self.mapping else None,
-                             f"{self._path(key)!r} must be a non-empty list")
+            raise self.error(key, f"{self._path(key)!r} must be a non-empty list")
         out = []
         for i, item in enumerate(items):
             if not isinstance(item, dict):

@@ -168,7 +168,7 @@ def test_model_unclosed_bracket(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_model_duplicate_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = replace_line(MODEL, 7, "    kernel: 3\n    kernel: 5")  # the second is line 8
     rc, _, err, path = estimate_model(tmp_path, capsys, text)
-    assert_located(rc, err, path, 8, "kernel", "appears twice")
+    assert_located(rc, err, path, 8, "layers[0].kernel", "appears twice")
 
 
 def test_model_unknown_top_level_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -252,9 +252,11 @@ def test_model_undefined_input(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_model_unknown_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = MODEL + "outputs: [nothing]\n"  # line 12
+    text = MODEL + "outputs: [linear_1, nothing]\n"  # line 12
     rc, _, err, path = estimate_model(tmp_path, capsys, text)
-    assert_one_line_error(rc, err, f"{path}:", "outputs: ", "'nothing'")
+    assert_located(rc, err, path, 12, "outputs[1]", "'nothing'", "not a layer")
+    rc, _, err, path = estimate_model(tmp_path, capsys, MODEL + "outputs: nothing\n")
+    assert_located(rc, err, path, 12, "outputs", "'nothing'", "not a layer")
 
 
 def test_model_not_a_mapping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -358,9 +360,24 @@ def test_hw_unknown_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_hw_missing_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = replace_line(HW, 1, "# no kind")
+    text = replace_line(HW, 1, "# no kind")  # the mapping now starts on line 2
     rc, _, err, path = estimate_hw(tmp_path, capsys, text)
-    assert_one_line_error(rc, err, path, "missing required field 'kind'")
+    assert_located(rc, err, path, 2, "kind", "missing required field 'kind'")
+
+
+def test_hw_missing_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = "\n".join(HW.splitlines()[:6]) + "\n"  # no memories
+    rc, _, err, path = estimate_hw(tmp_path, capsys, text)
+    assert_located(rc, err, path, 1, "memories", "missing required list 'memories'")
+    text = "\n".join(HW.splitlines()[:4] + ["#", "#"] + HW.splitlines()[6:]) + "\n"
+    rc, _, err, path = estimate_hw(tmp_path, capsys, text)
+    assert_located(rc, err, path, 1, "peak", "missing required section 'peak'")
+
+
+def test_hw_missing_field_in_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = replace_line(HW, 11, "  - energy_per_byte: 1 pJ")  # memories[1] has no name
+    rc, _, err, path = estimate_hw(tmp_path, capsys, text)
+    assert_located(rc, err, path, 11, "memories[1].name", "missing required field 'memories[1].name'")
 
 
 def test_hw_yaml_syntax_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -373,6 +390,9 @@ def test_hw_duplicate_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     text = replace_line(HW, 3, "frequency: 500 MHz\nfrequency: 600 MHz")  # the second is line 4
     rc, _, err, path = estimate_hw(tmp_path, capsys, text)
     assert_located(rc, err, path, 4, "frequency", "appears twice")
+    text = replace_line(HW, 12, "    type: sram\n    type: sram")  # the second is line 13
+    rc, _, err, path = estimate_hw(tmp_path, capsys, text)
+    assert_located(rc, err, path, 13, "memories[1].type", "appears twice")
 
 
 def test_hw_unknown_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -384,8 +404,11 @@ def test_hw_unknown_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_hw_unknown_top_level_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = replace_line(HW, 3, "frequncy: 500 MHz")
     rc, _, err, path = estimate_hw(tmp_path, capsys, text)
-    # 'frequency' is now missing, which is reported first (a missing field has the section's line)
-    assert_one_line_error(rc, err, path, "frequency")
+    # 'frequency' is now missing: the error points at the likely misspelling
+    assert_located(rc, err, path, 3, "frequncy", "missing required field 'frequency'")
+    text = replace_line(HW, 3, "clock: 500 MHz")
+    rc, _, err, path = estimate_hw(tmp_path, capsys, text)
+    assert_located(rc, err, path, 1, "frequency", "missing required field 'frequency'")
 
 
 def test_hw_wrong_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -341,3 +341,15 @@ def test_symbolic_non_batch_dimension_is_reported(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="symbolic dimension 'seq' at axis 1") as info:
         load_onnx(path)
     assert isinstance(info.value, AccelsimError) and info.value.field == "graph.input[0] (x)"
+
+
+def test_onnx_bundled_resnet50_matches_published_counts() -> None:
+    """The ResNet-50 that ships with onnx's backend tests: 25,557,032 params (as torchvision)."""
+    path = Path(onnx.__file__).parent / "backend/test/data/light/light_resnet50.onnx"
+    if not path.is_file():
+        pytest.skip("this onnx build does not ship its backend test models")
+    g = load_onnx(path)
+    assert [g.type_of(o).shape for o in g.outputs] == [(1, 1000)]
+    assert g.params() == 25_557_032
+    assert g.macs() == 4_089_184_256  # the usual "4.09 GMACs"
+    assert g.with_batch(2).macs() == 2 * g.macs()
