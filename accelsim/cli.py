@@ -29,10 +29,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"accelsim: error: {message} (see '{self.prog} --help')\n")
 
 
+def _cannot_write(path: str, what: str, exc: OSError) -> Exception:
+    from .errors import AccelsimError
+    return AccelsimError(f"cannot write {what}: {exc.strerror or exc}", file=path)
+
+
 def _emit(text: str, output: str | None) -> None:
     if output:
         from .fileio import write_atomic
-        write_atomic(output, text)
+        try:
+            write_atomic(output, text)
+        except OSError as exc:
+            raise _cannot_write(output, "the output file", exc) from None
     else:
         sys.stdout.write(text)
 
@@ -44,9 +52,6 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from .estimation import estimate
 
     est = estimate(args.model, args.hw, batch=args.batch, precision=args.precision)
-    if args.report:
-        from .report.html import write_report
-        write_report(est, args.report)
     if args.json:
         text = json.dumps(est.to_dict(), indent=1) + "\n"
     elif args.csv:
@@ -55,7 +60,21 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     else:
         from .report.table import render_table
         text = render_table(est)
-    _emit(text, args.output)
+    new_report = False
+    if args.report:
+        from .report.html import write_report
+        new_report = not Path(args.report).exists()
+        try:
+            write_report(est, args.report)
+        except OSError as exc:
+            raise _cannot_write(args.report, "the report", exc) from None
+    try:
+        _emit(text, args.output)
+    except BaseException:
+        if new_report:  # a failed run leaves no partial output
+            import shutil
+            shutil.rmtree(args.report, ignore_errors=True)
+        raise
     return 0
 
 

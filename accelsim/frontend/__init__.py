@@ -25,7 +25,7 @@ def load_model(ref: str | Path) -> Graph:
         from .model_yaml import load_model_yaml
         return load_model_yaml(path)
     if suffix == ".onnx":
-        from .onnx_import import load_onnx
+        from .onnx import load_onnx
         return load_onnx(path)
     raise SpecError(f"unknown model file type {suffix!r}; expected one of {', '.join(MODEL_SUFFIXES)}",
                     file=str(ref))

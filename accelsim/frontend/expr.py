@@ -28,11 +28,39 @@ _CMPOPS = {
     ast.Gt: operator.gt, ast.GtE: operator.ge,
 }
 _FUNCS = {"int": int, "min": min, "max": max, "round": round}
+# Limits that keep a one-line expression from building a value that eats time or memory.
+_MAX_INT_BITS = 4096
+_MAX_LENGTH = 10_000
+_BIG_FORMAT = re.compile(r"%[^a-zA-Z%]*\d{4,}")
 _WHOLE = re.compile(r"^\$(?:([A-Za-z_]\w*)|\{(.*)\})$", re.S)
 _PART = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z_]\w*)")
 
 
+def _bounded(value: Any) -> Any:
+    """``value`` if it is of a sensible size (no huge integers, strings or lists)."""
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        raise ExprError(f"number too large (more than {_MAX_INT_BITS} bits)")
+    if isinstance(value, (str, list, tuple)) and len(value) > _MAX_LENGTH:
+        raise ExprError(f"value too long (more than {_MAX_LENGTH:,} items)")
+    return value
+
+
+def _check_binop(op: ast.operator, left: Any, right: Any) -> None:
+    """Reject operations whose result would be too large before computing them."""
+    if isinstance(op, ast.Mult):
+        for seq, n in ((left, right), (right, left)):
+            if (isinstance(seq, (str, list, tuple)) and isinstance(n, int)
+                    and len(seq) * max(n, 0) > _MAX_LENGTH):
+                raise ExprError(f"value too long (more than {_MAX_LENGTH:,} items)")
+    if isinstance(op, ast.Mod) and isinstance(left, str) and _BIG_FORMAT.search(left):
+        raise ExprError("format width or precision too large")
+
+
 def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
+    return _bounded(_eval_node(node, env))
+
+
+def _eval_node(node: ast.AST, env: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Expression):
         return _eval(node.body, env)
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)):
@@ -45,6 +73,7 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
         left, right = _eval(node.left, env), _eval(node.right, env)
         if type(node.op) is ast.Pow and isinstance(right, (int, float)) and abs(right) > 64:
             raise ExprError("exponent too large")
+        _check_binop(node.op, left, right)
         try:
             return _BINOPS[type(node.op)](left, right)
         except (TypeError, ZeroDivisionError, OverflowError) as exc:
@@ -75,9 +104,11 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS
             and not node.keywords):
         args = [_eval(a, env) for a in node.args]
+        if node.func.id == "round" and len(args) == 2 and isinstance(args[1], int) and abs(args[1]) > 1000:
+            raise ExprError("round: too many digits")
         try:
             return _FUNCS[node.func.id](*args)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ExprError(str(exc)) from None
     raise ExprError(f"unsupported expression: {ast.dump(node)[:60]}")
 

@@ -26,6 +26,7 @@ _BLOCK_KEYS = ("params", "layers", "output", "description")
 _CONTROL_KEYS = ("name", "in", "if", "repeat")
 _CALL_KEYS = _CONTROL_KEYS + ("block", "args")
 _MAX_DEPTH = 32
+_MAX_LAYERS = 100_000  # a model that expands to more is a typo in 'repeat', not a network
 
 
 @dataclass
@@ -53,6 +54,7 @@ class _Builder:
         self.graph = Graph(str(doc.get("name", Path(path).stem)))
         self.blocks: dict[str, LineDict] = {}
         self.counters: dict[str, int] = {}
+        self.layer_count = 0
 
     # ------------------------------------------------------------------ errors
 
@@ -112,6 +114,10 @@ class _Builder:
             if not isinstance(params, LineDict):
                 raise self.error("expected a mapping of parameter names to defaults (null = required)",
                                  block, "params", f"{path}.params")
+            for key in params:
+                if not isinstance(key, str) or not key.isidentifier():
+                    raise self.error(f"a parameter name must be a name like 'channels', got {key!r}",
+                                     params, key, f"{path}.params.{key}")
             self.blocks[str(name)] = block
         layers = self.expect(LineList, doc, "layers", "layers", "a list of layers")
         first_input = next(iter(inputs))
@@ -148,9 +154,9 @@ class _Builder:
             if "if" in entry and not entry["if"]:
                 continue
             repeat = entry.get("repeat", 1)
-            if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
-                raise self.error(f"repeat must be a positive integer, got {repeat!r}", entry, "repeat",
-                                 f"{fieldpath}.repeat")
+            if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= _MAX_LAYERS:
+                raise self.error(f"repeat must be a positive integer up to {_MAX_LAYERS:,}, got {repeat!r}",
+                                 entry, "repeat", f"{fieldpath}.repeat")
             name = entry.get("name")
             if name is not None and not isinstance(name, (str, int)):
                 raise self.error(f"expected a name, got {name!r}", entry, "name", f"{fieldpath}.name")
@@ -209,13 +215,18 @@ class _Builder:
 
     def add_node(self, name: str, op: str, inputs: tuple[str, ...], attrs: dict[str, Any],
                  entry: LineDict, fieldpath: str) -> None:
+        self.layer_count += 1
+        if self.layer_count > _MAX_LAYERS:
+            raise SpecError(f"the model expands to more than {_MAX_LAYERS:,} layers (check 'repeat')",
+                            file=self.path, line=entry.line, field=fieldpath)
         try:
             self.graph.add(name, op, inputs, attrs,
                            source=Source(self.path, entry.line, fieldpath))
         except AccelsimError as exc:
             leaf = (exc.field or "").rsplit(".", 1)[-1]
-            if leaf in entry.key_lines:
-                exc.line = entry.key_lines[leaf]
+            line = next((n for key, n in entry.key_lines.items() if str(key) == leaf), None)
+            if line is not None:
+                exc.line = line
             raise
 
     def call_block(self, entry: LineDict, fieldpath: str, scope: _Scope, inputs: tuple[str, ...],

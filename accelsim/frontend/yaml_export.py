@@ -8,8 +8,7 @@ so the file stays readable and diffable.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import yaml
 
 from ..errors import SpecError
+from ..fileio import write_atomic
 from ..ir import Graph, Node
 from ..ir.opdef import REQUIRED
 from .model_yaml import FORMAT_VERSION
@@ -124,17 +124,12 @@ def _all_weights(graph: Graph) -> dict[str, np.ndarray]:
     return out
 
 
-def _temp_for(path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
 def write_model_yaml(graph: Graph, path: str | Path) -> list[Path]:
     """Write ``graph`` as model YAML (and ``<stem>.npz`` if it has weights); return the paths.
 
-    Both files are written to temporary names and renamed into place only once both are
-    complete, so a failure leaves no partial output.
+    Each file is written to a temporary name and renamed into place (``write_atomic``), the
+    weights first and the YAML last, so a failure leaves no partial file and no YAML that
+    names weights which were not written.
 
     Raises:
         SpecError: the graph cannot be expressed in YAML, or a file cannot be written.
@@ -145,21 +140,12 @@ def write_model_yaml(graph: Graph, path: str | Path) -> list[Path]:
     if npz is not None and npz == path:
         raise SpecError("the model file must not end in .npz (the weights go there)", file=str(path))
     text = render_model_yaml(graph, npz.name if npz else None)
-    temps: list[Path] = []
     try:
-        tmp_yaml = _temp_for(path)
-        temps.append(tmp_yaml)
-        tmp_yaml.write_text(text, encoding="utf-8")
         if npz is not None:
-            tmp_npz = _temp_for(npz)
-            temps.append(tmp_npz)
-            with open(tmp_npz, "wb") as f:
-                np.savez(f, **weights)
-            os.replace(tmp_npz, npz)
-        os.replace(tmp_yaml, path)
+            buffer = io.BytesIO()
+            np.savez(buffer, **weights)
+            write_atomic(npz, buffer.getvalue())
+        write_atomic(path, text)
     except OSError as exc:
         raise SpecError(f"cannot write model: {exc}", file=str(path)) from None
-    finally:
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)
     return [path] + ([npz] if npz is not None else [])

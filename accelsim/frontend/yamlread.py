@@ -31,6 +31,22 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
+def _child(loader: _Loader, node: yaml.Node, field: str | None) -> Any:
+    """Construct one child node. A value that its tag cannot take (``!!float 1e400 MHz``)
+    becomes a SpecError at the child's line; an error from deeper down gets the child's
+    place (``field``) put in front of its field path."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except SpecError as exc:
+        if field is not None:
+            inner = exc.field or ""
+            exc.field = field + ("" if not inner or inner.startswith("[") else ".") + inner
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise SpecError(f"invalid {node.tag.rsplit(':', 1)[-1]} value: {exc}",
+                        line=node.start_mark.line + 1, field=field) from None
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     loader.flatten_mapping(node)
     out = LineDict()
@@ -38,7 +54,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     out.key_lines = {}
     out.duplicates = []
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        key = _child(loader, key_node, None)
         if not isinstance(key, (str, int, float, bool)) or key is None:
             raise SpecError(f"mapping keys must be plain names, got {key!r}",
                             line=key_node.start_mark.line + 1)
@@ -46,13 +62,13 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
             # reported by read_yaml, which knows the field path of this mapping
             out.duplicates.append((key, key_node.start_mark.line + 1))
             continue
-        out[key] = loader.construct_object(value_node, deep=True)
+        out[key] = _child(loader, value_node, str(key))
         out.key_lines[key] = key_node.start_mark.line + 1
     return out
 
 
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
-    out = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    out = LineList(_child(loader, child, f"[{i}]") for i, child in enumerate(node.value))
     out.line = node.start_mark.line + 1
     out.item_lines = [child.start_mark.line + 1 for child in node.value]
     return out
@@ -115,6 +131,8 @@ def read_yaml(path: str | Path, text: str | None = None) -> Any:
         raise SpecError(f"YAML syntax error: {problem}", file=path, line=line) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML error: {exc}", file=path) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a top-level scalar like `!!int x`
+        raise SpecError(f"invalid value: {exc}", file=path, line=1) from None
     except RecursionError:
         raise SpecError("YAML nesting is too deep", file=path) from None
     duplicate = _first_duplicate(doc)

@@ -177,9 +177,16 @@ class RooflineModel:
             latency = times[bound]
             if spec.static_power_w:
                 energy["static"] = spec.static_power_w * latency
+            cycles = latency * spec.frequency_hz - 1e-9
+            if not all(math.isfinite(v) for v in (cycles, *energy.values())):
+                where = layer.node.source
+                raise MappingError(
+                    f"layer {layer.name!r} gets a time or energy too large to represent on "
+                    f"{spec.name} (is a peak, bandwidth, frequency or energy in {spec.source} out of "
+                    f"range?)", file=where.file, line=where.line, field=where.field)
             costs.append(LayerCost(
                 name=layer.name, op=layer.op, macs=w.macs, ops=w.ops, params=layer.params,
-                cycles=math.ceil(latency * spec.frequency_hz - 1e-9), latency_s=latency,
+                cycles=math.ceil(cycles), latency_s=latency,
                 ideal_s=ideal_s, energy_by_component_j=tuple(energy.items()),
                 bytes_by_level=tuple(traffic.items()),
                 time_by_bound_s=((bound, latency),), bound=bound,

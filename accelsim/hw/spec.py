@@ -7,6 +7,7 @@ Every error names file, line and the dotted field path (``memories[1].bandwidth`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
@@ -80,6 +81,8 @@ class SpecReader:
             return convert(self.mapping[key])
         except ValueError as exc:
             raise self.error(key, str(exc)) from None
+        except OverflowError:
+            raise self.error(key, f"number too large: {self.mapping[key]!r}") from None
 
     def quantity(self, key: str, kind: str, default: Any = MISSING, *, positive: bool = True) -> float:
         def convert(v: Any) -> float:
@@ -152,7 +155,11 @@ class SpecReader:
         try:
             from .technology import energy_scale
             result = Technology(node, vdd)
-            energy_scale(result)
+            scale = energy_scale(result)
         except ValueError as exc:
             raise tech.error("node", str(exc)) from None
+        if not (math.isfinite(scale) and scale > 0):
+            raise tech.error("vdd" if vdd is not None else "node",
+                             f"node {node * 1e9:g} nm at {vdd if vdd is not None else 'nominal'} V "
+                             "gives no usable energy scale")
         return result

@@ -70,6 +70,9 @@ class Layer:
 
 
 _SOURCE_OPS = ("input", "constant")
+# Beyond this many elements (or MACs, ops, parameters) a tensor or layer is a typo, and its
+# byte and time figures would overflow floating point.
+_MAX_COUNT = 2**62
 
 
 class Graph:
@@ -222,7 +225,10 @@ class Graph:
         for node in self.nodes():
             ins = [types[i] for i in node.inputs]
             try:
-                types[node.name] = node.opdef.infer(ins, node.attrs)
+                out = node.opdef.infer(ins, node.attrs)
+                if out.numel > _MAX_COUNT:
+                    raise ShapeError(f"output shape {list(out.shape)} has more than 2**62 elements")
+                types[node.name] = out
             except ShapeError as exc:
                 shapes = ", ".join(str(t) for t in ins)
                 raise GraphError(f"layer {node.name!r} ({node.op}): {exc}"
@@ -247,8 +253,16 @@ class Graph:
             ins = [types[i] for i in node.inputs]
             shapes = node.opdef.weight_shapes(ins, node.attrs)
             params = sum(math.prod(s) for s in shapes.values())
-            out.append(Layer(node, tuple(ins), types[node.name], params,
-                             node.opdef.lower(ins, types[node.name], node.attrs)))
+            try:
+                workload = node.opdef.lower(ins, types[node.name], node.attrs)
+                too_large = max(params, workload.macs, workload.ops) > _MAX_COUNT
+            except OverflowError:
+                too_large = True
+            if too_large:
+                raise GraphError(f"layer {node.name!r} ({node.op}) is too large to cost (more than "
+                                 "2**62 parameters, MACs or ops)", file=node.source.file,
+                                 line=node.source.line, field=node.source.field)
+            out.append(Layer(node, tuple(ins), types[node.name], params, workload))
         return out
 
     def macs(self) -> int:

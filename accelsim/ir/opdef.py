@@ -7,6 +7,7 @@ shape inference and lowering only ever see complete, well-typed values.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -64,7 +65,12 @@ def _check_attr(name: str, spec: Attr, v: Any) -> Any:
     elif kind == "float":
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise AttrError(name, f"expected a number, got {v!r}")
-        out = float(v)
+        try:
+            out = float(v)
+        except OverflowError:
+            raise AttrError(name, f"number too large: {v!r}") from None
+        if not math.isfinite(out):
+            raise AttrError(name, f"expected a finite number, got {v!r}")
     elif kind == "bool":
         if not isinstance(v, bool):
             raise AttrError(name, f"expected true or false, got {v!r}")
@@ -144,7 +150,7 @@ def normalize_attrs(op: OpDef, given: Mapping[str, Any]) -> dict[str, Any]:
     for key in given:
         if key not in op.attrs:
             allowed = list(op.attrs) or ["(none)"]
-            raise AttrError(key, f"unknown attribute of {op.name}; {did_you_mean(key, allowed)}")
+            raise AttrError(str(key), f"unknown attribute of {op.name}; {did_you_mean(str(key), allowed)}")
     out: dict[str, Any] = {}
     for key, spec in op.attrs.items():
         if key in given and given[key] is not None:

@@ -465,6 +465,77 @@ def test_hw_wrong_suffix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert_one_line_error(rc, err, path, ".txt")
 
 
+# ------------------------------------------------------------------------ regressions
+# Inputs that once escaped as OverflowError, TypeError, ValueError or MemoryError, or hung.
+
+HUGE = "9" * 400
+
+
+@pytest.mark.parametrize("line,new,field", [
+    (7, "    kernel: !!float 3x", "layers[0].kernel"),                  # a tag its value cannot take
+    (3, "  x: {shape: [1, !!int 3x, 8, 8], dtype: fp32}", "inputs.x.shape[1]"),
+    (8, "  - {op: batchnorm, eps: " + HUGE + "}", "layers[1].eps"),  # int too large for a float
+    (8, "  - {op: scale, factor: !!float 1e400}", "layers[1].factor"),  # inf
+    (8, "  - {op: relu, 3: x}", "layers[1].3"),                       # a non-string key
+    (8, "  - {op: relu, repeat: " + HUGE + "}", "layers[1].repeat"),  # used to hang
+    (7, "    kernel: '${int(1e400)}'", "layers[0].kernel"),
+    (7, "    kernel: '${round(5, -10**18)}'", "layers[0].kernel"),       # used to hang
+    (7, "    kernel: '${\"ab\" * 2**60}'", "layers[0].kernel"),        # MemoryError
+    (7, "    kernel: '${(9**64)**64}'", "layers[0].kernel"),
+    (3, "  x: {shape: [1, 3, " + HUGE + ", 8], dtype: fp32}", "inputs.x"),
+])
+def test_model_value_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str], line: int,
+                                  new: str, field: str) -> None:
+    rc, _, err, path = estimate_model(tmp_path, capsys, replace_line(MODEL, line, new))
+    assert_located(rc, err, path, line, field)
+
+
+def test_model_tensor_too_large(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = replace_line(MODEL, 6, "    out_channels: " + "9" * 30)
+    rc, _, err, path = estimate_model(tmp_path, capsys, text)
+    assert_located(rc, err, path, 5, "layers[0]", "2**62 elements")  # a shape error: the layer's line
+
+
+def test_model_top_level_scalar_with_bad_tag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err, path = estimate_model(tmp_path, capsys, "!!int abc\n")
+    assert_one_line_error(rc, err, f"{path}:1: ", "invalid value")
+
+
+def test_model_many_layers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = replace_line(BLOCK_MODEL, 16, "  - block: cb\n    repeat: 60000")  # 2 layers each
+    rc, _, err, path = estimate_model(tmp_path, capsys, text)
+    assert_one_line_error(rc, err, f"{path}:", "more than 100,000 layers")
+
+
+def test_block_parameter_name_not_a_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = replace_line(BLOCK_MODEL, 6, "    params: {c: null, 0: 3}")
+    rc, _, err, path = estimate_model(tmp_path, capsys, text)
+    assert_located(rc, err, path, 6, "blocks.cb.params.0", "parameter name")
+
+
+@pytest.mark.parametrize("line,new,field", [
+    (3, "frequency: " + HUGE, "frequency"),                          # int too large for a float
+    (6, "  int8: " + HUGE, "peak.int8"),
+    (4, "technology: {node: 28 nm, vdd: 1e300 V}", "technology.vdd"),  # energies overflow
+])
+def test_hw_value_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str], line: int,
+                               new: str, field: str) -> None:
+    rc, _, err, path = estimate_hw(tmp_path, capsys, replace_line(HW, line, new))
+    assert_located(rc, err, path, line, field)
+
+
+@pytest.mark.parametrize("line,new", [
+    (10, "    bandwidth: 1e-320"),       # traffic / bandwidth is infinite
+    (6, "  int8: 1e-320"),               # macs / peak is infinite
+    (3, "frequency: 1e300"),             # latency x frequency (cycles) is infinite
+])
+def test_hw_costs_overflow(tmp_path: Path, capsys: pytest.CaptureFixture[str], line: int, new: str) -> None:
+    rc, _, err, hw = estimate_hw(tmp_path, capsys, replace_line(HW, line, new)
+                                 if line != 3 else replace_line(replace_line(HW, 6, "  int8: 1e-10"), 3, new))
+    path = str(ROOT / "models" / "digits_cnn.yaml")
+    assert_located(rc, err, path, 19, "blocks.conv_pool.layers[0]", "too large", hw)
+
+
 # ------------------------------------------------------------------------ no partial output
 
 
@@ -493,6 +564,25 @@ def test_failed_inspect_writes_no_output_file(tmp_path: Path, capsys: pytest.Cap
     rc, stdout, err = run(["inspect", model, "-o", out], capsys)
     assert_located(rc, err, model, 8, "layers[1].op")
     assert stdout == "" and not out.exists()
+
+
+def test_unwritable_output_leaves_no_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, rep = tmp_path / "a_folder", tmp_path / "rep"
+    out.mkdir()  # -o names a folder: the write fails after the estimate succeeded
+    rc, stdout, err = run(["estimate", "digits_cnn", "--hw", "edge_npu", "-o", out, "--report", rep], capsys)
+    assert_one_line_error(rc, err, f"accelsim: error: {out}: ", "cannot write")
+    assert stdout == "" and not rep.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_folder"]
+    assert list(out.iterdir()) == []
+
+
+def test_unwritable_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out = tmp_path / "out.json"
+    rc, _, err = run(["estimate", "digits_cnn", "--hw", "edge_npu", "--report", blocker, "-o", out], capsys)
+    assert_one_line_error(rc, err, f"accelsim: error: {blocker}: ", "cannot write the report")
+    assert not out.exists() and blocker.read_text() == "x"
 
 
 # ------------------------------------------------------------------------ command line

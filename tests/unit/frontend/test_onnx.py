@@ -17,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from accelsim.errors import AccelsimError, SpecError, UnsupportedOpError  # noqa: E402
 from accelsim.frontend import load_model  # noqa: E402
-from accelsim.frontend.onnx_import import load_onnx  # noqa: E402
+from accelsim.frontend.onnx import load_onnx  # noqa: E402
 from accelsim.frontend.yaml_export import write_model_yaml  # noqa: E402
 
 RNG = np.random.default_rng(0)
@@ -231,6 +231,28 @@ def test_misc_ops(tmp_path: Path) -> None:
     assert g.node("head").op == "linear" and g.type_of("head").shape == (1, 5)
     assert g.macs() == 48 * 5
     assert g.params() == 100 * 16 + 48 * 5
+
+
+def test_slice_and_gather_of_activations(tmp_path: Path) -> None:
+    """Slice (clamped INT64_MAX end, two axes) and a scalar Gather (the CLS token) of activations."""
+    from onnx.reference import ReferenceEvaluator
+
+    n = helper.make_node
+    nodes = [
+        n("Slice", ["x", "starts", "ends", "axes", "steps"], ["s"], name="crop"),
+        n("Gather", ["s", "cls"], ["y"], name="cls_token", axis=1),
+    ]
+    inits = [_ints("starts", [1, 0]), _ints("ends", [2**63 - 1, 16]), _ints("axes", [1, -1]),
+             _ints("steps", [1, 2]), numpy_helper.from_array(np.array(0, np.int64), "cls")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 9, 32])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8])
+    path = _save(tmp_path, nodes, [x], [y], inits, name="slices")
+    g = load_onnx(path)
+    (want,) = ReferenceEvaluator(str(path)).run(None, {"x": np.zeros((2, 9, 32), np.float32)})
+    assert g.type_of(g.outputs[0]).shape == want.shape == (2, 8)
+    assert g.node("crop_0").attrs["end"] == 9 and g.node("crop").attrs["step"] == 2
+    assert [g.node(name).op for name in ("crop_0", "crop", "cls_token_slice", "cls_token")] == \
+           ["slice", "slice", "slice", "reshape"]
 
 
 # --------------------------------------------------------------------------- convert
