@@ -51,7 +51,8 @@ def _emit(text: str, output: str | None) -> None:
 def cmd_estimate(args: argparse.Namespace) -> int:
     from .estimation import estimate
 
-    est = estimate(args.model, args.hw, batch=args.batch, precision=args.precision)
+    est = estimate(args.model, args.hw, batch=args.batch, precision=args.precision,
+                   mapping=args.mapping, objective=args.objective, compat=args.compat, ert=args.ert)
     if args.json:
         text = json.dumps(est.to_dict(), indent=1) + "\n"
     elif args.csv:
@@ -60,6 +61,15 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     else:
         from .report.table import render_table
         text = render_table(est)
+    if args.show_mapping and not args.json and not args.csv:
+        from .report.table import render_mappings
+        text += render_mappings(est)
+    if args.scalesim_report:
+        from .report.scalesim import write_scalesim_reports
+        try:
+            write_scalesim_reports(est, args.scalesim_report)
+        except OSError as exc:
+            raise _cannot_write(args.scalesim_report, "the SCALE-Sim reports", exc) from None
     new_report = False
     if args.report:
         from .report.html import write_report
@@ -185,6 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hardware YAML file or a bundled name (see 'accelsim hw')")
     p.add_argument("--csv", action="store_true", help="print CSV: one row per layer and a TOTAL row")
     p.add_argument("--report", metavar="DIR", help="also write PNG plots and index.html to DIR")
+    p.add_argument("--mapping", metavar="FILE",
+                   help="evaluate this mapping (accelsim or Timeloop mapping YAML) instead of searching")
+    p.add_argument("--objective", choices=("energy", "latency", "edp"), default="edp",
+                   help="what the mapper minimises (default edp: energy x delay)")
+    p.add_argument("--show-mapping", action="store_true", help="print each layer's chosen loop nest")
+    p.add_argument("--ert", metavar="FILE",
+                   help="Accelergy energy reference table for a Timeloop architecture")
+    p.add_argument("--compat", choices=("scalesim",), default=None,
+                   help="reproduce another tool's figures, quirks included (default for a .cfg: scalesim)")
+    p.add_argument("--scalesim-report", metavar="DIR",
+                   help="also write COMPUTE_REPORT.csv and DETAILED_ACCESS_REPORT.csv in SCALE-Sim's layout")
     p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("inspect", parents=[common], help="per-layer shapes, MACs and parameters",

@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import SpecError
 from .frontend import load_model
-from .hw import HardwareSpec, LayerCost, cost_model, load_hardware
+from .hw import CostOptions, HardwareSpec, LayerCost, cost_model, load_hardware
 from .ir import Graph, dtype
 
 __all__ = ["Estimate", "compile", "estimate"]
@@ -72,7 +72,15 @@ def _cost_dict(c: LayerCost) -> dict[str, Any]:
         out[f"bytes_{level}"] = moved
     out["utilization"] = c.utilization
     out["bound"] = c.bound
+    out.update(c.details)
     return out
+
+
+def _mapper_for(kind: str) -> Any:
+    """The mapping search for a hardware kind, if the mapping layer has one."""
+    from .mapping import MAPPERS
+
+    return MAPPERS.get(kind) if kind in MAPPERS else None
 
 
 def _batch_of(graph: Graph) -> int:
@@ -101,18 +109,28 @@ def compile(model: Graph | str | Path, *, batch: int | None = None, precision: s
 
 
 def estimate(model: Graph | str | Path, hw: HardwareSpec | str | Path, *, batch: int | None = None,
-             precision: str | None = None) -> Estimate:
+             precision: str | None = None, mapping: str | Path | None = None,
+             objective: str = "edp", compat: str | None = None,
+             ert: str | Path | None = None) -> Estimate:
     """Cost ``model`` on ``hw``. ``batch`` defaults to the model's own (1 in the zoo) and
-    ``precision`` to the hardware's default precision.
+    ``precision`` to the hardware's default precision. ``mapping`` evaluates a mapping file
+    instead of searching one (spatial families), ``objective`` is what the mapper minimises
+    (``energy``, ``latency`` or ``edp``), ``compat`` selects a compatibility mode
+    (``scalesim``), and ``ert`` gives Accelergy energies for a Timeloop architecture.
 
     Raises:
         SpecError, GraphError: bad model or hardware input.
         MappingError: a layer cannot run on the hardware (e.g. no peak for its precision).
     """
-    spec = hw if isinstance(hw, HardwareSpec) else load_hardware(hw)
+    spec = hw if isinstance(hw, HardwareSpec) else load_hardware(hw, ert=ert)
+    if objective not in ("energy", "latency", "edp"):
+        raise SpecError(f"unknown objective {objective!r}; expected energy, latency or edp",
+                        field="objective")
     chosen = precision or getattr(spec, "default_precision", None)
     graph = compile(model, batch=batch, precision=chosen)
-    costing = cost_model(spec)
+    options = CostOptions(mapping=Path(mapping) if mapping else None, objective=objective,  # type: ignore[arg-type]
+                          compat=compat, mapper=_mapper_for(spec.kind))
+    costing = cost_model(spec, options)
     costs = costing.layer_costs(graph)
     peak, bandwidth = costing.roof(chosen or "")
     types = graph.types()

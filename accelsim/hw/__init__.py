@@ -7,31 +7,45 @@ from pathlib import Path
 from ..errors import SpecError
 from ..frontend.yamlread import LineDict, read_yaml
 from ..frontend.zoo import bundled, resolve
-from .cost import FAMILIES, CostModel, Family, LayerCost
+from .cost import FAMILIES, CostModel, CostOptions, Family, LayerCost
 from .spec import HardwareSpec, SpecReader
 from . import null as _null, roofline as _roofline  # noqa: F401  (register the families)
 
-__all__ = ["load_hardware", "cost_model", "HardwareSpec", "LayerCost", "CostModel", "FAMILIES",
+__all__ = ["load_hardware", "cost_model", "HardwareSpec", "LayerCost", "CostModel", "CostOptions", "FAMILIES",
            "Family", "bundled_hardware", "SPEC_VERSION"]
 
 SPEC_VERSION = 1
-HW_SUFFIXES = (".yaml", ".yml")
+HW_SUFFIXES = (".yaml", ".yml", ".cfg")
 
 
 def bundled_hardware() -> dict[str, Path]:
     return bundled("hw_configs")
 
 
-def load_hardware(ref: str | Path) -> HardwareSpec:
-    """Read a hardware spec from a YAML file or a bundled name (``tpu_v1``).
+def load_hardware(ref: str | Path, *, ert: str | Path | None = None) -> HardwareSpec:
+    """Read a hardware spec from a file or a bundled name (``tpu_v1``).
+
+    Formats: accelsim hardware YAML (``kind:``); a Timeloop v0.4 architecture YAML
+    (top-level ``architecture:``), with per-action energies from an Accelergy ERT file when
+    ``ert`` is given; a SCALE-Sim ``.cfg``.
 
     Raises:
         SpecError: unknown kind, unknown field, bad unit or value (with file, line, field).
     """
     path = resolve(ref, "hw_configs", HW_SUFFIXES)
-    if path.suffix.lower() not in HW_SUFFIXES:
-        raise SpecError(f"unknown hardware file type {path.suffix!r}; expected .yaml", file=str(path))
+    suffix = path.suffix.lower()
+    if suffix not in HW_SUFFIXES:
+        raise SpecError(f"unknown hardware file type {path.suffix!r}; expected one of "
+                        + ", ".join(HW_SUFFIXES), file=str(path))
+    if suffix == ".cfg":
+        from .scalesim_cfg import load_scalesim_cfg
+        return load_scalesim_cfg(path)
     doc = read_yaml(path)
+    if isinstance(doc, LineDict) and "architecture" in doc and "kind" not in doc:
+        from .timeloop_arch import load_timeloop_arch
+        return load_timeloop_arch(path, doc, ert=ert)
+    if ert is not None:
+        raise SpecError("--ert applies to Timeloop architecture files only", file=str(ert))
     if not isinstance(doc, LineDict):
         raise SpecError("a hardware file must be a mapping with a 'kind' field", file=str(path), line=1)
     reader = SpecReader(str(path), doc)
@@ -51,5 +65,5 @@ def load_hardware(ref: str | Path) -> HardwareSpec:
     return spec
 
 
-def cost_model(spec: HardwareSpec) -> CostModel:
-    return FAMILIES.get(spec.kind).cost_model(spec)
+def cost_model(spec: HardwareSpec, options: CostOptions = CostOptions()) -> CostModel:
+    return FAMILIES.get(spec.kind).cost_model(spec, options)

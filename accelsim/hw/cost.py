@@ -7,13 +7,16 @@ a family means one new module and one ``FAMILIES.add`` line; ``estimate`` never 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping, Protocol
 
 from ..ir import Graph
 from ..registry import Registry
 from .spec import HardwareSpec, SpecReader
 
-__all__ = ["LayerCost", "CostModel", "Family", "FAMILIES", "merge_sums"]
+__all__ = ["LayerCost", "CostModel", "CostOptions", "Family", "FAMILIES", "merge_sums", "Objective"]
+
+Objective = Literal["energy", "latency", "edp"]
 
 
 def merge_sums(a: tuple[tuple[str, float], ...], b: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float], ...]:
@@ -45,7 +48,9 @@ class LayerCost:
     bytes_by_level: tuple[tuple[str, float], ...] = ()
     time_by_bound_s: tuple[tuple[str, float], ...] = ()
     bound: str = "compute"
-    extra: tuple[tuple[str, Any], ...] = field(default=())
+    # Family-specific figures that go into the layer's JSON as they are (e.g. Timeloop-style
+    # ``accesses``, SCALE-Sim report fields, the chosen mapping). Not summed into totals.
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def energy_j(self) -> float:
@@ -73,6 +78,23 @@ class LayerCost:
         )
 
 
+@dataclass(frozen=True)
+class CostOptions:
+    """How a cost model should work, beyond the spec: given from the CLI or the API.
+
+    ``mapping``: a mapping file to evaluate instead of searching (spatial families);
+    ``objective``: what the mapper minimises; ``compat``: a compatibility mode such as
+    ``"scalesim"`` (None = the family's default for the spec); ``mapper``: the mapping
+    search, supplied by ``accelsim.mapping`` through ``estimate`` (hardware code sits below
+    the mapping layer and never imports it).
+    """
+
+    mapping: Path | None = None
+    objective: Objective = "edp"
+    compat: str | None = None
+    mapper: Callable[..., Any] | None = None
+
+
 class CostModel(Protocol):
     """Costs every layer of a graph on one machine (graph-level so it may schedule)."""
 
@@ -91,7 +113,7 @@ class Family:
 
     kind: str
     load: Callable[[SpecReader, str], HardwareSpec]
-    cost_model: Callable[[Any], CostModel]
+    cost_model: Callable[[Any, CostOptions], CostModel]
     doc: str = ""
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..errors import MappingError
 from ..ir import DTYPES, Graph, Layer
-from .cost import FAMILIES, Family, LayerCost
+from .cost import FAMILIES, CostOptions, Family, LayerCost
 from .spec import HardwareSpec, SpecReader
 from .technology import (OFFCHIP_TYPES, Technology, add_energy_j, mac_energy_j,
                          offchip_energy_per_byte_j, sram_energy_per_byte_j)
@@ -107,7 +107,7 @@ def load_roofline(r: SpecReader, name: str) -> RooflineSpec:
 class RooflineModel:
     """Costs layers on a :class:`RooflineSpec` (see the module docstring for the model)."""
 
-    def __init__(self, spec: RooflineSpec) -> None:
+    def __init__(self, spec: RooflineSpec, options: CostOptions = CostOptions()) -> None:
         self.spec = spec
         onchip = [m.size_bytes for m in spec.memories if not m.offchip and m.size_bytes]
         self.capacity = max(onchip) if onchip else 0.0

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from ..estimation import Estimate
 from ..units import format_si
 
-__all__ = ["render_table", "render_csv", "render_grid"]
+__all__ = ["render_table", "render_csv", "render_grid", "render_mappings"]
 
 
 def _count(n: float) -> str:
@@ -78,3 +78,9 @@ def render_csv(est: Estimate) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def render_mappings(est: Estimate) -> str:
+    """Each layer's loop nest, where its cost model chose one (``details["loop_nest"]``)."""
+    parts = [f"\n{c.name}:\n{c.details['loop_nest'].rstrip()}\n" for c in est.layers if "loop_nest" in c.details]
+    return "".join(parts) if parts else "\n(no mappings: this hardware family does not map loop nests)\n"
