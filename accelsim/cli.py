@@ -154,6 +154,34 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .report.table import render_grid
+    from .validation import Skipped, run_all
+
+    rows, records, failed = [], [], 0
+    for case, result in run_all(args.cases or None):
+        if isinstance(result, Skipped):
+            rows.append([case.name, "(skipped)", "", "", "", "", str(result)])
+            records.append({"case": case.name, "skipped": str(result)})
+            continue
+        for c in result:
+            failed += not c.ok
+            bound = "upper bound" if c.kind == "upper_bound" else ("exact" if c.tolerance == 0 else f"±{c.tolerance:.0%}")
+            rows.append([c.case, c.quantity, f"{c.predicted:.6g}", f"{c.reference:.6g}",
+                         f"{c.error:+.2%}", bound, "ok" if c.ok else "FAIL"])
+            records.append({"case": c.case, "quantity": c.quantity, "predicted": c.predicted,
+                            "reference": c.reference, "error": c.error, "tolerance": c.tolerance,
+                            "kind": c.kind, "source": c.source, "ok": c.ok})
+    if args.json:
+        _emit(json.dumps({"checks": records, "failed": failed}, indent=1) + "\n", None)
+    else:
+        text = render_grid(["case", "quantity", "predicted", "reference", "error", "tolerance", "status"],
+                           rows, [False, False, True, True, True, False, False])
+        checked = sum(1 for r in records if "ok" in r)
+        _emit(text + f"\n\n{checked - failed} of {checked} checks within tolerance\n", None)
+    return 1 if failed else 0
+
+
 # ---------------------------------------------------------------------- parser
 
 
@@ -216,6 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models)
     p = sub.add_parser("hw", help="list bundled hardware", description="List the bundled hardware configs.")
     p.set_defaults(func=cmd_hw)
+
+    p = sub.add_parser("validate", help="run the bundled validation cases",
+                       description="Compare predictions with published figures and other tools' outputs; "
+                                   "exit 1 if any check is out of tolerance.")
+    p.add_argument("cases", nargs="*", metavar="CASE", help="cases to run (default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("convert", help="convert a model (e.g. ONNX) to model YAML",
                        description="Write a model as model YAML, with weights in an .npz beside it.")

@@ -9,7 +9,7 @@ import yaml
 
 from ..errors import SpecError
 
-__all__ = ["LineDict", "LineList", "read_yaml", "line_of"]
+__all__ = ["LineDict", "LineList", "read_yaml", "line_of", "TIMELOOP_TAGS"]
 
 
 class LineDict(dict):
@@ -18,6 +18,7 @@ class LineDict(dict):
     line: int | None = None
     key_lines: dict[str, int]
     duplicates: list[tuple[Any, int]]  # (key, line) of keys seen again; read_yaml rejects them
+    tag: str | None = None  # "Container" for `!Container {...}` (see TIMELOOP_TAGS)
 
 
 class LineList(list):
@@ -76,6 +77,22 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+# The node tags of Timeloop v0.4 architecture files. A tagged mapping becomes a LineDict
+# whose ``tag`` names it; readers that do not expect tags see an ordinary mapping.
+TIMELOOP_TAGS = ("Container", "Component", "Parallel", "Hierarchical", "Pipelined", "Nothing")
+
+
+def _construct_tagged(loader: _Loader, node: yaml.Node) -> LineDict:
+    if not isinstance(node, yaml.MappingNode):
+        raise SpecError(f"{node.tag} must tag a mapping", line=node.start_mark.line + 1)
+    out = _construct_mapping(loader, node)
+    out.tag = node.tag[1:]
+    return out
+
+
+for _tag in TIMELOOP_TAGS:
+    _Loader.add_constructor("!" + _tag, _construct_tagged)
 
 
 def line_of(container: Any, key: Any) -> int | None:

@@ -9,7 +9,7 @@ from ..frontend.yamlread import LineDict, read_yaml
 from ..frontend.zoo import bundled, resolve
 from .cost import FAMILIES, CostModel, CostOptions, Family, LayerCost
 from .spec import HardwareSpec, SpecReader
-from . import null as _null, roofline as _roofline  # noqa: F401  (register the families)
+from . import null as _null, npu as _npu, roofline as _roofline, systolic as _systolic  # noqa: F401  (register the families)
 
 __all__ = ["load_hardware", "cost_model", "HardwareSpec", "LayerCost", "CostModel", "CostOptions", "FAMILIES",
            "Family", "bundled_hardware", "SPEC_VERSION"]

@@ -61,7 +61,7 @@ APPS = {
 @pytest.mark.parametrize("app", list(APPS))
 def test_roofline_bounds_measured_tops(app):
     build, measured, near_roof = APPS[app]
-    est = estimate(build(), "tpu_v1")
+    est = estimate(build(), "tpu_v1_roofline")
     t = est.totals
     predicted_tops = 2 * t.macs / t.latency_s / 1e12
     assert predicted_tops >= measured, f"{app}: roofline {predicted_tops:.1f} below measured {measured}"
@@ -73,6 +73,6 @@ def test_ridge_point_matches_the_paper():
     # Paper: the ridge point is at 1350 MAC ops per weight byte (Fig. 5); 92 TOPS / 2 / 34 GB/s.
     from accelsim.hw import load_hardware
 
-    spec = load_hardware("tpu_v1")
+    spec = load_hardware("tpu_v1_roofline")
     ridge = spec.peak("int8") / 2 / spec.memories[0].bandwidth_bps
     assert ridge == pytest.approx(1350, rel=0.01)

@@ -101,7 +101,7 @@ def test_totals_add_up(toy):
 
 
 def test_bundled_configs_load():
-    for name in ("tpu_v1", "h100_roofline", "edge_npu"):
+    for name in ("tpu_v1_roofline", "h100_roofline", "edge_npu"):
         spec = load_hardware(name)
         assert spec.kind == "roofline"
-    assert load_hardware("tpu_v1").peak("int8") == pytest.approx(65536 * 2 * 0.7e9)
+    assert load_hardware("tpu_v1_roofline").peak("int8") == pytest.approx(65536 * 2 * 0.7e9)
