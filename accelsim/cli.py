@@ -52,7 +52,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from .estimation import estimate
 
     est = estimate(args.model, args.hw, batch=args.batch, precision=args.precision,
-                   mapping=args.mapping, objective=args.objective, compat=args.compat, ert=args.ert)
+                   mapping=args.mapping, objective=args.objective, compat=args.compat, ert=args.ert,
+                   constraints=args.constraints)
     if args.json:
         text = json.dumps(est.to_dict(), indent=1) + "\n"
     elif args.csv:
@@ -166,7 +167,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         for c in result:
             failed += not c.ok
-            bound = "upper bound" if c.kind == "upper_bound" else ("exact" if c.tolerance == 0 else f"±{c.tolerance:.0%}")
+            bound = {"upper_bound": "upper bound", "lower_bound": "lower bound"}.get(
+                c.kind, "exact" if c.tolerance == 0 else f"±{c.tolerance:.0%}")
             rows.append([c.case, c.quantity, f"{c.predicted:.6g}", f"{c.reference:.6g}",
                          f"{c.error:+.2%}", bound, "ok" if c.ok else "FAIL"])
             records.append({"case": c.case, "quantity": c.quantity, "predicted": c.predicted,
@@ -230,8 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-mapping", action="store_true", help="print each layer's chosen loop nest")
     p.add_argument("--ert", metavar="FILE",
                    help="Accelergy energy reference table for a Timeloop architecture")
-    p.add_argument("--compat", choices=("scalesim",), default=None,
-                   help="reproduce another tool's figures, quirks included (default for a .cfg: scalesim)")
+    p.add_argument("--constraints", metavar="FILE",
+                   help="Timeloop mapspace constraints that narrow the npu mapper's search")
+    p.add_argument("--compat", choices=("scalesim", "timeloop-legacy"), default=None,
+                   help="reproduce another tool's figures, quirks included (default for a .cfg: scalesim; "
+                        "timeloop-legacy: Timeloop before January 2025)")
     p.add_argument("--scalesim-report", metavar="DIR",
                    help="also write COMPUTE_REPORT.csv and DETAILED_ACCESS_REPORT.csv in SCALE-Sim's layout")
     p.set_defaults(func=cmd_estimate)

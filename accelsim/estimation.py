@@ -111,12 +111,14 @@ def compile(model: Graph | str | Path, *, batch: int | None = None, precision: s
 def estimate(model: Graph | str | Path, hw: HardwareSpec | str | Path, *, batch: int | None = None,
              precision: str | None = None, mapping: str | Path | None = None,
              objective: str = "edp", compat: str | None = None,
-             ert: str | Path | None = None) -> Estimate:
+             ert: str | Path | None = None, constraints: str | Path | None = None) -> Estimate:
     """Cost ``model`` on ``hw``. ``batch`` defaults to the model's own (1 in the zoo) and
     ``precision`` to the hardware's default precision. ``mapping`` evaluates a mapping file
     instead of searching one (spatial families), ``objective`` is what the mapper minimises
     (``energy``, ``latency`` or ``edp``), ``compat`` selects a compatibility mode
-    (``scalesim``), and ``ert`` gives Accelergy energies for a Timeloop architecture.
+    (``scalesim``, ``timeloop-legacy``), ``ert`` gives Accelergy energies for a Timeloop
+    architecture, and ``constraints`` narrows the mapper's search (Timeloop mapspace
+    constraints for npu hardware).
 
     Raises:
         SpecError, GraphError: bad model or hardware input.
@@ -129,7 +131,8 @@ def estimate(model: Graph | str | Path, hw: HardwareSpec | str | Path, *, batch:
     chosen = precision or getattr(spec, "default_precision", None)
     graph = compile(model, batch=batch, precision=chosen)
     options = CostOptions(mapping=Path(mapping) if mapping else None, objective=objective,  # type: ignore[arg-type]
-                          compat=compat, mapper=_mapper_for(spec.kind))
+                          compat=compat, mapper=_mapper_for(spec.kind),
+                          constraints=Path(constraints) if constraints else None)
     costing = cost_model(spec, options)
     costs = costing.layer_costs(graph)
     peak, bandwidth = costing.roof(chosen or "")

@@ -86,13 +86,15 @@ class CostOptions:
     ``objective``: what the mapper minimises; ``compat``: a compatibility mode such as
     ``"scalesim"`` (None = the family's default for the spec); ``mapper``: the mapping
     search, supplied by ``accelsim.mapping`` through ``estimate`` (hardware code sits below
-    the mapping layer and never imports it).
+    the mapping layer and never imports it); ``constraints``: a file that narrows the
+    mapper's search (Timeloop mapspace constraints for ``npu``).
     """
 
     mapping: Path | None = None
     objective: Objective = "edp"
     compat: str | None = None
     mapper: Callable[..., Any] | None = None
+    constraints: Path | None = None
 
 
 class CostModel(Protocol):

@@ -29,7 +29,7 @@ from typing import Callable, TypeVar
 
 from ..errors import SpecError
 from ..registry import did_you_mean
-from .systolic.spec import SystolicSpec, build_spec
+from .systolic.spec import MAX_SIDE, SystolicSpec, build_spec
 from .systolic_timing import DATAFLOWS
 from .technology import Technology
 
@@ -65,7 +65,7 @@ class _Cfg:
 
     def __init__(self, path: Path) -> None:
         self.path = str(path)
-        self.parser = configparser.ConfigParser()
+        self.parser = configparser.ConfigParser(interpolation=None)  # '%' is just a character
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -129,7 +129,7 @@ class _Cfg:
                                      + did_you_mean(key, sorted(_KNOWN[section])))
 
 
-def _int(minimum: int) -> Callable[[str], int]:
+def _int(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def convert(text: str) -> int:
         try:
             value = int(text)
@@ -137,6 +137,8 @@ def _int(minimum: int) -> Callable[[str], int]:
             raise ValueError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise ValueError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be at most {maximum}, got {value}")
         return value
     return convert
 
@@ -178,8 +180,8 @@ def load_scalesim_cfg(path: str | Path) -> SystolicSpec:
     cfg.check_known()
     name = cfg.value("general", "run_name", str)
     arch = "architecture_presets"
-    rows = cfg.value(arch, "arrayheight", _int(1))
-    cols = cfg.value(arch, "arraywidth", _int(1))
+    rows = cfg.value(arch, "arrayheight", _int(1, MAX_SIDE))
+    cols = cfg.value(arch, "arraywidth", _int(1, MAX_SIDE))
     sizes = tuple(cfg.value(arch, key, _int(1)) * 1024.0
                   for key in ("ifmapsramszkb", "filtersramszkb", "ofmapsramszkb"))
     for key in ("ifmapoffset", "filteroffset", "ofmapoffset", "readrequestbuffer", "writerequestbuffer"):

@@ -55,7 +55,8 @@ __all__ = ["simulate_memory", "prefetch_sequence", "build_sets", "count_words", 
 DESC_FIELDS = ("lane_by_col_fold", "lane_block", "time_blocked", "skew", "prefix", "time_len")
 # Read-buffer constants per read operand, by mode.
 CALC_FIELDS = ("first_epoch_words", "epoch_words", "items_per_set", "bandwidth", "prefetch_sets")
-USER_FIELDS = ("n_sets", "active_sets", "prefetch_sets", "init_lines", "refill_lines", "bandwidth")
+USER_FIELDS = ("n_sets", "active_sets", "prefetch_sets", "init_lines", "refill_lines", "bandwidth",
+               "computed_sets", "lane_extent", "block", "time_len", "words_per_set")
 # (a USER buffer with active_sets >= n_sets holds the whole operand: it never misses and
 # needs no set lists)
 WRITE_FIELDS = ("size", "active", "drain", "bandwidth")
@@ -101,54 +102,61 @@ def _calc_read(buf, n, cycle, k, const, state, last_epoch, base):
 
 
 @njit(cache=True)
-def _user_read(buf, n, cycle, k, const, state, ptr, ids, unique, double_count):
+def _set_of(a, ids, const, k):
+    """The set holding address ``a`` of a dense operand (distinct, unpadded words): listed in
+    ``ids``, or computed when the operand is prefetched row by row (``const[k, 6]``): its
+    addresses are lane-fastest (``a = time * lanes + lane``) and its lane blocks are full
+    but the last, so the word's place in the prefetch order is a closed form."""
+    if const[k, 6] == 0:
+        return ids[a]
+    extent = const[k, 7]
+    block = const[k, 8]
+    lane = a % extent
+    b = lane // block
+    width = min(block, extent - b * block)
+    return (b * block * const[k, 9] + (a // extent) * width + lane - b * block) // const[k, 10]
+
+
+@njit(cache=True)
+def _user_read(buf, n, cycle, k, const, state, ptr, ids, dense, double_count):
     """USER read buffer ``k``: serve one line, sliding the window on misses; return the
     service cycle. state[k]: 0 window start set, 1 last refill cycle, 2 refills, 3 error.
 
     An address ``a`` hits when one of the sets holding it (``ids[ptr[a]:ptr[a + 1]]``,
-    ascending; just ``ids[a]`` when ``unique``) is among the ``active`` sets from the
-    window start, cyclically over ``n_sets``.
+    ascending; for a ``dense`` operand the one set of :func:`_set_of`) is among the
+    ``active`` sets from the window start, cyclically over ``n_sets``.
     """
     n_sets = const[k, 0]
     active = const[k, 1]
     step = const[k, 2]
     refill = const[k, 4]
     offset = 1
-    if unique:  # most lines hit throughout: check that first, cheaply
-        start = state[k, 0]
-        hit = True
-        for i in range(n):
-            d = ids[buf[i]] - start
-            if d < 0:
-                d += n_sets
-            if d >= active:
-                hit = False
-                break
-        if hit:
-            return cycle + offset
     for i in range(n):
         a = buf[i]
-        if unique:
-            lo = a
-            hi = a + 1
-        else:
-            lo = ptr[a]
-            hi = ptr[a + 1]
         tries = 0
         while True:
             start = state[k, 0]
-            end = start + active
-            # first set id >= start (binary search; most addresses are in one set)
-            left = lo
-            right = hi
-            while left < right:
-                mid = (left + right) // 2
-                if ids[mid] < start:
-                    left = mid + 1
-                else:
-                    right = mid
-            if (left < hi and ids[left] < end) or (end > n_sets and lo < hi and ids[lo] < end - n_sets):
-                break
+            if dense:
+                d = _set_of(a, ids, const, k) - start
+                if d < 0:
+                    d += n_sets
+                if d < active:
+                    break
+            else:
+                # first set id >= start (binary search over the address's ascending ids)
+                lo = ptr[a]
+                hi = ptr[a + 1]
+                left = lo
+                right = hi
+                while left < right:
+                    mid = (left + right) // 2
+                    if ids[mid] < start:
+                        left = mid + 1
+                    else:
+                        right = mid
+                end = start + active
+                if (left < hi and ids[left] < end) or (end > n_sets and lo < hi and ids[lo] < end - n_sets):
+                    break
             tries += 1
             if tries > n_sets + 1:  # the address is in no set: a caller bug, not a stall
                 state[k, 3] = 1
@@ -167,18 +175,21 @@ def _user_read(buf, n, cycle, k, const, state, ptr, ids, unique, double_count):
 
 
 @njit(cache=True)
-def _run_hits(ids, first, last, start, active, n_sets):
-    """Whether every word of a demand line hits, for an operand whose words are all distinct
-    and unpadded. Such a line is a contiguous run of the prefetch order (a piece of one row,
-    or of one anti-diagonal, of the stacked operand), so its set ids rise from ``ids[first]``
-    to ``ids[last]`` without gaps, and checking the two ends suffices."""
-    lo = ids[first] - start
-    hi = ids[last] - start
+def _run_hits(ids, const, k, first, last, start):
+    """Whether every word of a demand line hits, for a dense operand. Such a line is a
+    contiguous run of the prefetch order (a piece of one row, or of one anti-diagonal, of
+    the stacked operand), so its set ids rise from the first word's to the last word's
+    without gaps, and checking the two ends suffices."""
+    n_sets = const[k, 0]
+    f = _set_of(first, ids, const, k)
+    g = _set_of(last, ids, const, k)
+    lo = f - start
+    hi = g - start
     if lo < 0:
         lo += n_sets
     if hi < 0:
         hi += n_sets
-    return hi < active and hi - lo == ids[last] - ids[first]
+    return hi < const[k, 1] and hi - lo == g - f
 
 
 @njit(cache=True)
@@ -253,11 +264,11 @@ def simulate_memory(R, fold_len, rows_used, cols_used, desc, lane_off, time_off,
         n_addr: int64[3], the number of distinct addresses of each operand (addresses are
             0-based per operand).
         user: USER bandwidth mode (finite DRAM bandwidth); else CALC.
-        rd_const: int64[2, 6], per read operand the fields of ``USER_FIELDS`` or
+        rd_const: int64[2, 11], per read operand the fields of ``USER_FIELDS`` or
             ``CALC_FIELDS``.
         ptr0, ids0, ptr1, ids1: USER-mode set lists of ifmap and filter (CSR from
             :func:`build_sets`; for ``dense[k]`` operands one set id per address, ``ptr``
-            unused). Unused in CALC mode and for an operand that
+            unused, or nothing when ``computed_sets``). Unused in CALC mode and for an operand that
             fits.
         wconst: int64[4], the write buffer's ``WRITE_FIELDS``.
         double_count: add a positive USER-mode read wait twice and a negative one once
@@ -365,9 +376,8 @@ def simulate_memory(R, fold_len, rows_used, cols_used, desc, lane_off, time_off,
                             if fits[k] and dense[k]:
                                 served = count
                             elif user and dense[k] and _run_hits(
-                                    ids0 if k == 0 else ids1, lb[ia] + tb[ib],
-                                    lb[ia + count - 1] + tb[ib + (count - 1) * step],
-                                    rstate[k, 0], rd_const[k, 1], rd_const[k, 0]):
+                                    ids0 if k == 0 else ids1, rd_const, k, lb[ia] + tb[ib],
+                                    lb[ia + count - 1] + tb[ib + (count - 1) * step], rstate[k, 0]):
                                 served = count
                             else:  # the words of the span, padding skipped
                                 h = height[k]

@@ -17,8 +17,10 @@ class Check:
     """One predicted figure against its reference.
 
     ``tolerance`` is relative (0.01 = 1%); 0 means exact. ``kind`` is ``"approx"`` (within
-    tolerance) or ``"upper_bound"`` (the prediction may not be below the reference, e.g. a
-    roofline against a measurement).
+    tolerance), ``"upper_bound"`` (the prediction may not be below the reference, e.g. a
+    roofline against a measurement) or ``"lower_bound"`` (the prediction may not exceed the
+    reference by more than the tolerance, e.g. a searched cost against another tool's
+    search).
     """
 
     case: str
@@ -40,6 +42,8 @@ class Check:
     def ok(self) -> bool:
         if self.kind == "upper_bound":
             return self.predicted >= self.reference * (1 - 1e-12)
+        if self.kind == "lower_bound":
+            return self.predicted <= self.reference * (1 + self.tolerance + 1e-12)
         if self.tolerance == 0:
             return self.predicted == self.reference
         return abs(self.error) <= self.tolerance

@@ -6,6 +6,7 @@ message`` on stderr, no traceback, no output. Line numbers are those of the text
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,61 @@ def test_bad_architecture_and_problem(tmp_path: Path, capsys: pytest.CaptureFixt
     assert_error(rc, out, err, f"{paths['prob']}:5: problem.shape.dimensions[2]: ", "'X' is not one of")
 
 
-def test_no_mapping_and_no_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, err, paths = run(tmp_path, capsys, mapping=None)
-    assert_error(rc, out, err, f"{paths['arch']}: ", "layer 'Conv1D': no mapping search is available")
+def test_without_a_mapping_the_mapper_finds_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err, _ = run(tmp_path, capsys, mapping=None)
+    assert rc == 0 and "Conv1D" in out, err
+
+
+def test_no_mapping_and_no_search(tmp_path: Path) -> None:
+    from accelsim.errors import MappingError
+    from accelsim.frontend import load_model
+    from accelsim.hw import CostOptions, cost_model, load_hardware
+
+    arch, prob = write(tmp_path, "arch.yaml", ARCH), write(tmp_path, "prob.yaml", PROBLEM)
+    model = cost_model(load_hardware(arch), CostOptions(mapper=None))
+    with pytest.raises(MappingError, match="no mapping search is available .* layer 'Conv1D'") as info:
+        model.layer_costs(load_model(prob))
+    assert info.value.file == arch
+
+
+CONSTRAINTS = """\
+mapspace_constraints:
+  version: 0.4
+  targets:
+  - target: Buffer
+    type: temporal
+    factors: R=3 P<=4
+    permutation: RP
+  - target: Buffer
+    type: dataspace
+    keep: [Inputs]
+    bypass: [Weights, Outputs]
+"""
+#  1 mapspace_constraints / 2 version / 3 targets / 4-7 temporal / 8-11 dataspace
+
+
+@pytest.mark.parametrize("old, new, where, fragment", [
+    ("target: Buffer\n    type: temporal", "target: Bufer\n    type: temporal", "4: mapspace_constraints.targets[0]: ",
+     "unknown level 'Bufer'; did you mean 'Buffer'"),
+    ("factors: R=3 P<=4", "factors: R=3 Z<=4", "4: mapspace_constraints.targets[0]: ", "unknown dimension 'Z'"),
+    ("factors: R=3 P<=4", "factors: R=three", "6: mapspace_constraints.targets[0].factors: ", "cannot read"),
+    ("keep: [Inputs]", "keep: [Inputz]", "8: mapspace_constraints.targets[1]: ", "unknown data space 'Inputz'"),
+    ("type: dataspace", "type: skew", "9: mapspace_constraints.targets[1].type: ", "unknown constraint type"),
+])
+def test_bad_constraints(tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, where: str,
+                         fragment: str) -> None:
+    assert old in CONSTRAINTS
+    path = write(tmp_path, "cons.yaml", CONSTRAINTS.replace(old, new))
+    paths = {"arch": write(tmp_path, "arch.yaml", ARCH), "prob": write(tmp_path, "prob.yaml", PROBLEM)}
+    rc = main(["estimate", paths["prob"], "--hw", paths["arch"], "--constraints", path])
+    out, err = capsys.readouterr()
+    assert_error(rc, out, err, f"{path}:{where}", fragment)
+
+
+def test_constraints_narrow_the_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "cons.yaml", CONSTRAINTS)
+    paths = {"arch": write(tmp_path, "arch.yaml", ARCH), "prob": write(tmp_path, "prob.yaml", PROBLEM)}
+    assert main(["estimate", paths["prob"], "--hw", paths["arch"], "--constraints", path, "--json"]) == 0
+    nest = json.loads(capsys.readouterr().out)["layers"][0]["loop_nest"]
+    buffer = nest.split("Buffer")[1]
+    assert buffer.startswith(" [ Inputs:6 (6) ]") and buffer.strip().endswith("for R in [0:3)\n|       << Compute >>")

@@ -7,7 +7,6 @@ a .cfg) its figures must equal SCALE-Sim's, quirks included, to the last bit of 
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
@@ -15,26 +14,9 @@ import pytest
 from accelsim.estimation import estimate
 from accelsim.hw.systolic.memory import REPORT_FIELDS
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "scalesim"
-
-
-def load_cases() -> dict[str, dict[str, str]]:
-    """Case id -> reference row: the measured cases of reference.csv, plus remeasured.csv."""
-    cases = {}
-    for name in ("reference.csv", "remeasured.csv"):
-        with open(DATA / name, newline="") as f:
-            for row in csv.DictReader(f):
-                if row["status"] == "ok":
-                    cases[row["case_id"]] = row
-    return cases
-
+from accelsim.validation.scalesim import DATA, load_cases, topology_file
 
 CASES = load_cases()
-
-
-def topology_file(row: dict[str, str]) -> Path:
-    name = row["layer"] if row["topology"] == "gemm" else f"{row['topology']}_{row['layer']}"
-    return DATA / "topologies" / f"{name}.csv"
 
 
 def figures_of(cfg: Path, topology: Path) -> list[dict]:

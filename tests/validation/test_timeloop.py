@@ -11,18 +11,18 @@ and, for the model runs, the loop nest of ``timeloop-model.map.txt`` character f
 character. Exercise 05's mapper results are checked as model runs of the mappings the
 mapper chose (``timeloop-mapper.map.yaml``).
 
-The stats parser lives here, not in the library: it reads a reference, it is no feature.
+The stats parser is ``accelsim.validation.timeloop_stats``, shared with ``accelsim validate``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 
 from accelsim.cli import main
+from accelsim.validation.timeloop_stats import read_stats
 
 REF = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "timeloop"
 
@@ -48,40 +48,6 @@ CASES = [
 ]
 
 
-def parse_stats(text: str) -> tuple[dict[str, dict], dict[str, object]]:
-    """(levels, summary) of a ``timeloop-*.stats.txt``.
-
-    levels: {level name: {"dataspaces": {name: {stat: value}}, stat: value}} from the
-    "Buffer and Arithmetic Levels" part; summary: cycles, computes and the per-component
-    fJ/Compute table of "Summary Stats".
-    """
-    levels: dict[str, dict] = {}
-    summary: dict[str, object] = {"fj_per_compute": {}}
-    section = "levels"
-    level: dict | None = None
-    dataspace: dict | None = None
-    for line in text.splitlines():
-        if line.startswith("Networks"):
-            section = "networks"
-        elif line.startswith("Summary Stats"):
-            section = "summary"
-        if section == "levels":
-            if m := re.match(r"^=== (.+) ===$", line):
-                level, dataspace = levels.setdefault(m.group(1), {"dataspaces": {}}), None
-            elif (m := re.match(r"^    (\w+):$", line)) and level is not None:
-                dataspace = level["dataspaces"].setdefault(m.group(1), {})
-            elif (m := re.match(r"^\s+([A-Za-z][A-Za-z ()\-]*?)\s*: (-?\d[\d.e+]*)", line)) and level is not None:
-                (dataspace if dataspace is not None else level)[m.group(1).strip()] = float(m.group(2))
-        elif section == "summary":
-            if m := re.match(r"^Cycles: (\d+)", line):
-                summary["cycles"] = int(m.group(1))
-            elif m := re.match(r"^Computes = (\d+)", line):
-                summary["computes"] = int(m.group(1))
-            elif m := re.match(r"^    (\S+)\s+= ([\d.]+)$", line):
-                summary["fj_per_compute"][m.group(1)] = float(m.group(2))  # type: ignore[index]
-    return levels, summary
-
-
 def _paths(case: tuple) -> dict[str, Path]:
     _, exercise, arch, prob, mapping, out, tool = case
     root = REF / exercise
@@ -105,22 +71,23 @@ def _run(case: tuple, capsys: pytest.CaptureFixture[str]) -> dict:
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_counts_cycles_and_energy_match_timeloop(case: tuple, capsys: pytest.CaptureFixture[str]) -> None:
     data = _run(case, capsys)
-    levels, summary = parse_stats(_paths(case)["stats"].read_text(encoding="utf-8"))
+    stats = read_stats(_paths(case)["stats"])
+    levels = stats.levels
     (layer,) = data["layers"]
-    assert layer["cycles"] == summary["cycles"]
-    assert layer["macs"] == summary["computes"]
+    assert layer["cycles"] == stats.cycles
+    assert layer["macs"] == stats.computes
     accesses = layer["accesses"]
-    storage = {name: stats for name, stats in levels.items() if "Computes (total)" not in stats}
+    storage = {name: level for name, level in levels.items() if "Computes (total)" not in level}
     assert list(accesses) == list(reversed(storage))  # same levels, outermost first
-    for name, stats in storage.items():
-        assert set(accesses[name]) == set(stats["dataspaces"]), f"{name}: kept data spaces"
-        for ds, ref in stats["dataspaces"].items():
+    for name, level in storage.items():
+        assert set(accesses[name]) == set(level["dataspaces"]), f"{name}: kept data spaces"
+        for ds, ref in level["dataspaces"].items():
             got = accesses[name][ds]
             want = {"reads": ref["Scalar reads (per-instance)"], "fills": ref["Scalar fills (per-instance)"],
                     "updates": ref["Scalar updates (per-instance)"]}
             assert got == want, f"{name}.{ds}"
-    computes = summary["computes"]
-    per_component = summary["fj_per_compute"]
+    computes = stats.computes
+    per_component = stats.fj_per_compute
     for component, energy in layer["energy_by_component_j"].items():
         assert energy == pytest.approx(per_component[component] * computes * 1e-15, rel=1e-3), component
     assert layer["energy_j"] == pytest.approx(per_component["Total"] * computes * 1e-15, rel=1e-3)

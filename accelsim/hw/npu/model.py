@@ -2,8 +2,9 @@
 
 A layer's mapping comes from ``--mapping FILE`` (a Timeloop mapping YAML, applied to
 every conv/GEMM layer) or from the mapping search that ``accelsim.mapping`` registers for
-this kind (``CostOptions.mapper``, called as ``mapper(problem, spec, objective=...)`` and
-returning a ``Mapping``). Its figures are ``analysis.evaluate``'s; ``details`` carries
+this kind (``CostOptions.mapper``: ``mapper.map_all(problems, spec, objective=...,
+constraints=...)`` maps all of a graph's layers at once, so that the search can share work
+between equal layers and spread the others over processes). Its figures are ``analysis.evaluate``'s; ``details`` carries
 Timeloop's per-level access counts and the loop nest.
 
 ``CostOptions.compat`` "timeloop-legacy" reproduces Timeloop releases before January 2025.
@@ -17,7 +18,8 @@ layers are not costed, as in Timeloop.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Protocol
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
 
 from ...errors import MappingError, SpecError
 from ...ir import Graph, Layer
@@ -38,9 +40,14 @@ COMPAT = (None, "timeloop-legacy")
 
 
 class Mapper(Protocol):
-    """The mapping search ``accelsim.mapping`` provides for ``npu`` hardware."""
+    """The mapping search ``accelsim.mapping`` provides for ``npu`` hardware: one layer, or
+    many (same answers, in order). ``constraints`` is a file that narrows the search."""
 
-    def __call__(self, problem: Problem, spec: NpuSpec, *, objective: Objective) -> Mapping: ...
+    def __call__(self, problem: Problem, spec: NpuSpec, *, objective: Objective,
+                 constraints: Path | None = None) -> Mapping: ...
+
+    def map_all(self, problems: Sequence[Problem], spec: NpuSpec, *, objective: Objective,
+                constraints: Path | None = None) -> list[Mapping]: ...
 
 
 class NpuModel:
@@ -60,32 +67,48 @@ class NpuModel:
                        for level in self.spec.levels if level.read_bandwidth and not level.dummy)
         return 2.0 * self.spec.arithmetic.instances * f, levels
 
-    def _mapping(self, problem: Problem, layer: Layer) -> tuple[Mapping, Callable[[MappingError], MappingError]]:
+    def _mapping(self, problem: Problem, layer: Layer,
+                 searched: dict[str, Mapping]) -> tuple[Mapping, Callable[[MappingError], MappingError]]:
         """The layer's mapping, and how to place an error found while analysing it."""
         if self.options.mapping is not None:
             source: MappingFile = read_mapping(self.options.mapping, problem, self.spec)
             return source.mapping, source.locate
+        return searched[layer.name], lambda exc: exc
+
+    def _search(self, layers: list[Layer]) -> dict[str, Mapping]:
+        """Mappings of ``layers`` from the mapper, unless a mapping file is given.
+
+        Raises:
+            MappingError: no mapper, or a layer that the mapper cannot place.
+        """
+        if self.options.mapping is not None or not layers:
+            return {}
         if self.options.mapper is None:
-            raise MappingError(f"no mapping search is available for npu hardware yet; give a Timeloop mapping "
-                               f"for layer {layer.name!r} with --mapping FILE", file=self.spec.source)
-        mapping = self.options.mapper(problem, self.spec, objective=self.options.objective)
-        return mapping, lambda exc: exc
+            raise MappingError(f"no mapping search is available for npu hardware; give a Timeloop mapping "
+                               f"for layer {layers[0].name!r} with --mapping FILE", file=self.spec.source)
+        problems = [problem_for(layer.workload, layer.name) for layer in layers]
+        mappings = self.options.mapper.map_all(problems, self.spec, objective=self.options.objective,
+                                               constraints=self.options.constraints)
+        return {layer.name: m for layer, m in zip(layers, mappings)}
 
     def layer_costs(self, graph: Graph) -> list[LayerCost]:
+        layers = graph.layers()
+        mapped = [layer for layer in layers if layer.workload.kind in MAPPABLE_KINDS and layer.workload.macs]
+        searched = self._search(mapped)
         costs = []
-        for layer in graph.layers():
+        for layer in layers:
             w = layer.workload
             if w.kind in MAPPABLE_KINDS and w.macs:
-                costs.append(self._mapped_cost(layer))
+                costs.append(self._mapped_cost(layer, searched))
             else:
                 costs.append(self._vector_cost(layer))
         return costs
 
-    def _mapped_cost(self, layer: Layer) -> LayerCost:
+    def _mapped_cost(self, layer: Layer, searched: dict[str, Mapping]) -> LayerCost:
         spec = self.spec
         problem = problem_for(layer.workload, layer.name)
         try:
-            mapping, locate = self._mapping(problem, layer)
+            mapping, locate = self._mapping(problem, layer, searched)
             ctx = prepare(problem, spec, legacy=self.legacy)
             try:
                 result = evaluate(ctx, mapping)

@@ -19,6 +19,9 @@ from .spec import ActionEnergy, ArithmeticLevel, NpuSpec, StorageLevel
 __all__ = ["load_npu"]
 
 _CLASSES = ("dram", "sram", "regfile")
+# Dimensions an ``unroll:`` list may name: the convolution's (a GEMM's M, N, K, B count as
+# P, K, C, G; see docs/hardware-format.md).
+UNROLL_DIMS = ("N", "G", "K", "C", "P", "Q", "R", "S")
 
 
 def _names(v: Any) -> tuple[str, ...]:
@@ -53,8 +56,31 @@ def _flag(v: Any) -> bool:
     return v
 
 
+def _dims(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError(f"expected a list of dimension names, got {v!r}")
+    for x in v:
+        if x not in UNROLL_DIMS:
+            raise ValueError(f"unknown dimension {x!r}; expected some of {', '.join(UNROLL_DIMS)}")
+    return tuple(v)
+
+
+Unroll = tuple[tuple[str, ...] | None, tuple[str, ...] | None]
+
+
+def _unroll(r: SpecReader, default: Unroll = (None, None)) -> Unroll:
+    """``unroll: {x: [...], y: [...]}``: what the fanout into these instances may spread."""
+    if not r.has("unroll"):
+        r.used.add("unroll")
+        return default
+    u = r.child("unroll")
+    out = (u.get("x", _dims, None), u.get("y", _dims, None))
+    u.finish()
+    return out
+
+
 def _level(r: SpecReader, tech: Technology, word_bits: int, mesh: tuple[int, int],
-           group: str | None) -> StorageLevel:
+           group: str | None, unroll: Unroll = (None, None)) -> StorageLevel:
     name = r.string("name")
     cls = r.string("class", choices=_CLASSES)
     bits = r.integer("word_bits", word_bits)
@@ -94,7 +120,8 @@ def _level(r: SpecReader, tech: Technology, word_bits: int, mesh: tuple[int, int
         multicast=r.get("multicast", _flag, True), spatial_reduction=r.get("spatial_reduction", _flag, True),
         reduction=r.get("reduction", _flag, cls != "dram"),
         network_energy_j=r.quantity("network_energy", "energy", 0.0, positive=False),
-        network_latency_cycles=r.integer("network_latency", 0, minimum=0), group=group)
+        network_latency_cycles=r.integer("network_latency", 0, minimum=0), group=group,
+        unroll_x=unroll[0], unroll_y=unroll[1])
     if set(level.keep) & set(level.bypass):
         raise r.error("bypass", f"{sorted(set(level.keep) & set(level.bypass))} are both kept and bypassed")
     return level
@@ -117,8 +144,9 @@ def load_npu(r: SpecReader, name: str) -> NpuSpec:
             group = entry.string("name", f"parallel{i}")
             outer = mesh
             mesh = entry.get("mesh", _mesh, mesh)
+            unroll = _unroll(entry)
             for member in entry.children("parallel"):
-                levels.append(_level(member, tech, word_bits, mesh, group))
+                levels.append(_level(member, tech, word_bits, mesh, group, _unroll(member, unroll)))
                 member.finish()
             entry.finish()
             _check_mesh(entry, outer, mesh)
@@ -126,7 +154,7 @@ def load_npu(r: SpecReader, name: str) -> NpuSpec:
         outer = mesh
         mesh = entry.get("mesh", _mesh, mesh)
         _check_mesh(entry, outer, mesh)
-        levels.append(_level(entry, tech, word_bits, mesh, None))
+        levels.append(_level(entry, tech, word_bits, mesh, None, _unroll(entry)))
         entry.finish()
     names = [level.name for level in levels]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -137,10 +165,12 @@ def load_npu(r: SpecReader, name: str) -> NpuSpec:
     _check_mesh(m, mesh, mac_mesh)
     mac_bits = m.integer("word_bits", word_bits)
     mac_energy = m.quantity("energy", "energy", None, positive=False)
+    mac_unroll = _unroll(m)
     arithmetic = ArithmeticLevel(
         name=m.string("name", "MAC"), word_bits=mac_bits, mesh_x=mac_mesh[0], mesh_y=mac_mesh[1],
         energy_j=mac_energy if mac_energy is not None else default_mac_energy(mac_bits, tech),
-        energy_source="spec" if mac_energy is not None else "technology")
+        energy_source="spec" if mac_energy is not None else "technology", unroll_x=mac_unroll[0],
+        unroll_y=mac_unroll[1])
     m.finish()
     return NpuSpec(name=name, kind="npu", frequency_hz=r.quantity("frequency", "frequency"), technology=tech,
                    source=r.path, levels=tuple(levels), arithmetic=arithmetic, default_precision=precision)

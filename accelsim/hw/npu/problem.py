@@ -20,7 +20,8 @@ from ...errors import MappingError
 from ...ir import Workload
 from ...registry import did_you_mean
 
-__all__ = ["DataSpace", "Problem", "problem_for", "conv_problem", "gemm_problem", "MAPPABLE_KINDS"]
+__all__ = ["DataSpace", "Problem", "problem_for", "conv_problem", "gemm_problem", "MAPPABLE_KINDS",
+           "conv_names"]
 
 MAPPABLE_KINDS = ("conv", "gemm")
 
@@ -120,6 +121,21 @@ def gemm_problem(w: Workload, name: str = "gemm") -> Problem:
             DataSpace("Outputs", (((1, d["M"]),), ((1, d["N"]),), ((1, d["B"]),)), read_write=True),
         ),
     )
+
+
+# A GEMM dimension's convolution counterparts: rows of the output (M) are output pixels or
+# images, N is the output channels, K the reduced input channels, B the groups or images.
+_GEMM_AS_CONV = {"M": ("P", "Q", "N"), "N": ("K",), "K": ("C",), "B": ("G", "N")}
+
+
+def conv_names(problem: Problem, dim: int) -> tuple[str, ...]:
+    """The convolution dimension names that stand for dimension ``dim`` of ``problem``:
+    hardware describes its array wiring in convolution terms (``unroll: {x: [C]}``), and a
+    GEMM mapped onto it uses the matching dimension."""
+    name = problem.dims[dim]
+    if problem.dims == _GEMM_DIMS:
+        return _GEMM_AS_CONV[name]
+    return (name,)
 
 
 def problem_for(w: Workload, name: str) -> Problem:

@@ -48,7 +48,10 @@ class StorageLevel:
     way up. ``reduction``: the level can add an incoming partial sum to a stored one.
     ``dummy`` marks the placeholder Timeloop inserts for a container's fanout.
     ``network_energy_j`` is the energy of delivering one word to the children (0 as in
-    Timeloop's default network).
+    Timeloop's default network). ``unroll_x``/``unroll_y`` name the problem dimensions
+    (convolution names) that the fanout *into* this level's instances may spread along each
+    mesh axis, None = any: the wiring of the array (row stationary sends filter rows down Y);
+    only a mapping search reads them.
     """
 
     name: str
@@ -76,6 +79,8 @@ class StorageLevel:
     network_latency_cycles: int = 0
     group: str | None = None
     dummy: bool = False
+    unroll_x: tuple[str, ...] | None = None
+    unroll_y: tuple[str, ...] | None = None
 
     @property
     def instances(self) -> int:
@@ -97,7 +102,8 @@ class StorageLevel:
 
 @dataclass(frozen=True)
 class ArithmeticLevel:
-    """The MAC array: ``mesh_x x mesh_y`` units, each one MAC per cycle."""
+    """The MAC array: ``mesh_x x mesh_y`` units, each one MAC per cycle; ``unroll_x`` /
+    ``unroll_y`` as for ``StorageLevel``."""
 
     name: str = "MAC"
     word_bits: int = 16
@@ -105,6 +111,8 @@ class ArithmeticLevel:
     mesh_y: int = 1
     energy_j: float = 0.0
     energy_source: str = "technology"
+    unroll_x: tuple[str, ...] | None = None
+    unroll_y: tuple[str, ...] | None = None
 
     @property
     def instances(self) -> int:
@@ -135,6 +143,11 @@ class NpuSpec(HardwareSpec):
         inner = self.levels[index + 1] if index + 1 < len(self.levels) else self.arithmetic
         level = self.levels[index]
         return inner.mesh_x // level.mesh_x, inner.mesh_y // level.mesh_y
+
+    def unroll(self, index: int) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+        """Dimensions the fanout of level ``index`` may spread along (x, y); None = any."""
+        inner = self.levels[index + 1] if index + 1 < len(self.levels) else self.arithmetic
+        return inner.unroll_x, inner.unroll_y
 
     @property
     def peak_macs_per_cycle(self) -> int:

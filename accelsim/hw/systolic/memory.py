@@ -21,8 +21,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ...kernels.systolic_memory import (RESULT_FIELDS, build_sets, count_words, prefetch_sequence,
-                                        simulate_memory)
+from ...kernels.systolic_memory import (RESULT_FIELDS, USER_FIELDS, build_sets, count_words,
+                                        prefetch_sequence, simulate_memory)
 from ..systolic_timing import fold_cycles, mapping_efficiency
 from .dataflow import DATAFLOW_MAPS, OPERANDS, DataflowMap, OperandFlow, fold_length, util_fold_length
 from .lowering import GemmJob, Tables, operand_tables
@@ -110,7 +110,7 @@ def _read_constants(cfg: ArrayConfig, k: int, flow: OperandFlow, tables: Tables,
         items = words // _SETS
         active_sets = int(_ACTIVE_FRACTION * _SETS)
         prefetch_sets = _SETS - active_sets
-        return ([active_sets * items, prefetch_sets * items, items, CALC_READ_BANDWIDTH, prefetch_sets, 0],
+        return ([active_sets * items, prefetch_sets * items, items, CALC_READ_BANDWIDTH, prefetch_sets],
                 empty, empty)
     bw = cfg.bandwidth[k]
     per_set = math.ceil(words / _SETS)
@@ -119,7 +119,9 @@ def _read_constants(cfg: ArrayConfig, k: int, flow: OperandFlow, tables: Tables,
              else count_words(*lanes, *times, tables.height, tables.width))
     n_sets = valid // per_set + 1
     ptr = ids = empty
-    if math.ceil(active / per_set) < n_sets:  # does not fit: the window will slide
+    # A dense operand prefetched row by row needs no set lists (see _set_of in the kernel).
+    computed = dense and not flow.diagonal
+    if math.ceil(active / per_set) < n_sets and not computed:  # the window will slide
         seq = prefetch_sequence(*lanes, *times, tables.height, tables.width, lane_extent, block,
                                 time_extent, flow.diagonal)
         ptr, ids, n_sets = build_sets(seq, per_set, tables.n_addr, dense)
@@ -127,7 +129,8 @@ def _read_constants(cfg: ArrayConfig, k: int, flow: OperandFlow, tables: Tables,
     prefetch_sets = min(math.ceil(prefetch / per_set), n_sets - active_sets)
     padded = _cdiv(lane_extent, block) * block * time_extent  # the prefetch order, -1s included
     init = min(_cdiv(active, bw), _cdiv(padded, bw))
-    return [int(n_sets), active_sets, prefetch_sets, init, _cdiv(prefetch, bw), bw], ptr, ids
+    return ([int(n_sets), active_sets, prefetch_sets, init, _cdiv(prefetch, bw), bw,
+             computed, lane_extent, block, time_extent, per_set], ptr, ids)
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ def _inputs(cfg: ArrayConfig, df: DataflowMap, job: GemmJob) -> tuple:
     T = extents[df.time]
     tables = operand_tables(job, {name: df.operand(name).lane for name in OPERANDS})
     desc = np.zeros((3, 6), np.int64)
-    rd_const = np.zeros((2, 6), np.int64)
+    rd_const = np.zeros((2, len(USER_FIELDS)), np.int64)
     lane_tables: list[tuple[np.ndarray, ...]] = []
     time_tables: list[tuple[np.ndarray, ...]] = []
     sets: list[np.ndarray] = []
@@ -166,7 +169,7 @@ def _inputs(cfg: ArrayConfig, df: DataflowMap, job: GemmJob) -> tuple:
         if name != "ofmap":
             const, ptr, ids = _read_constants(cfg, k, flow, tables[name], lanes, times, block,
                                               extents[flow.lane], extents[flow.time])
-            rd_const[k] = const
+            rd_const[k, :len(const)] = const
             sets += [ptr, ids]
     offsets = [np.cumsum([0] + [len(t[0]) for t in tabs[:-1]]).astype(np.int64)
                for tabs in (lane_tables, time_tables)]

@@ -23,6 +23,7 @@ from typing import Any
 from ...errors import MappingError, SpecError
 from ...ir import Graph, Layer
 from ..cost import CostOptions, LayerCost
+from ..systolic_timing import fold_cycles
 from .dataflow import OPERANDS
 from .lowering import GemmJob, gemm_job
 from .memory import REPORT_FIELDS, ArrayConfig, run_gemm
@@ -31,6 +32,11 @@ from .spec import SystolicSpec
 __all__ = ["SystolicModel"]
 
 COMPAT_MODES = ("scalesim",)
+# The memory model keeps per-word state and visits every demand line: beyond these a layer
+# would need gigabytes or hours, which no real layer does (GPT-2 on a 16x16 array: ~10**8
+# lines), so it is refused with an error instead.
+MAX_WORDS = 2**28
+MAX_LINES = 2**33
 
 
 class SystolicModel:
@@ -60,8 +66,11 @@ class SystolicModel:
         return peak, ((("dram", sum(bw)),) if bw else ())
 
     def layer_costs(self, graph: Graph) -> list[LayerCost]:
-        """Raises:
-            MappingError: a conv or GEMM layer in a precision other than the array's.
+        """Every layer's cost, in the graph's order.
+
+        Raises:
+            MappingError: a conv or GEMM layer in a precision other than the array's, or too
+                large to simulate line by line.
         """
         costs = []
         for layer in graph.layers():
@@ -80,8 +89,21 @@ class SystolicModel:
                 f"computes in {self.spec.precision}; try --precision {self.spec.precision}",
                 file=where.file, line=where.line, field=where.field)
 
+    def _check_size(self, layer: Layer, job: GemmJob) -> None:
+        spec = self.spec
+        words = job.M * job.K + job.K * job.N + job.M * job.N
+        lines = fold_cycles(spec.dataflow, spec.rows, spec.cols, job.M, job.N, job.K)
+        if words > MAX_WORDS or lines > MAX_LINES:
+            where = layer.node.source
+            raise MappingError(
+                f"layer {layer.name!r} (GEMM {job.M} x {job.K} x {job.N}) is too large for the "
+                f"line-by-line systolic model: {words:,} operand words, {lines:,} demand lines "
+                f"(limits {MAX_WORDS:,} and {MAX_LINES:,})",
+                file=where.file, line=where.line, field=where.field)
+
     def _array_layer(self, layer: Layer, job: GemmJob) -> LayerCost:
         self._check_precision(layer)
+        self._check_size(layer, job)
         spec = self.spec
         fig = run_gemm(self.config, job)
         n = job.repeats

@@ -35,12 +35,17 @@ from ..technology import (OFFCHIP_TYPES, Technology, add_energy_j, mac_energy_j,
                           sram_energy_per_byte_j)
 from .dataflow import OPERANDS
 
-__all__ = ["SystolicSpec", "load_systolic", "build_spec", "MODES", "BANDWIDTH_MODES", "MIN_SRAM_WORDS"]
+__all__ = ["SystolicSpec", "load_systolic", "build_spec", "MODES", "BANDWIDTH_MODES", "MIN_SRAM_WORDS",
+           "MAX_SIDE", "MAX_SRAM_BYTES"]
 
 MODES = ("default", "scalesim")
 BANDWIDTH_MODES = ("calc", "user")
 # SCALE-Sim's buffers are tracked as 100 sets of at least one word each.
 MIN_SRAM_WORDS = 100
+# Larger than any array or on-chip memory built (TPU v1: 256 PEs a side, 24 MiB); beyond
+# them a value is a typo (and would overflow the memory model's 64-bit counters).
+MAX_SIDE = 65536
+MAX_SRAM_BYTES = 2.0**40
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,9 @@ class SystolicSpec(HardwareSpec):
         if self.dram_bandwidth_bps is None:
             return (1, 1, 1)
         per = self.word_bytes * self.frequency_hz
-        return tuple(max(1, math.floor(b / per + 1e-9)) for b in self.dram_bandwidth_bps)  # type: ignore[return-value]
+        # (capped at 2**40 words per cycle: beyond that a bandwidth is as good as infinite)
+        return tuple(max(1, min(2**40, math.floor(b / per + 1e-9)))  # type: ignore[return-value]
+                     for b in self.dram_bandwidth_bps)
 
     @property
     def peak_macs_per_s(self) -> float:
@@ -127,6 +134,9 @@ def load_systolic(r: SpecReader, name: str) -> SystolicSpec:
     array = r.child("array")
     rows = array.integer("rows")
     cols = array.integer("cols")
+    for key, value in (("rows", rows), ("cols", cols)):
+        if value > MAX_SIDE:
+            raise array.error(key, f"at most {MAX_SIDE} PEs per side, got {value}")
     dataflow = array.string("dataflow", "ws", DATAFLOWS)
     array.finish()
     byte_types = tuple(d for d, t in DTYPES.items() if t.bits % 8 == 0 and not t.is_index)
@@ -135,6 +145,8 @@ def load_systolic(r: SpecReader, name: str) -> SystolicSpec:
     sram = r.child("sram")
     sizes = tuple(sram.quantity(op, "bytes") for op in OPERANDS)
     for op, size in zip(OPERANDS, sizes):
+        if size > MAX_SRAM_BYTES:
+            raise sram.error(op, f"at most 1 TiB, got {size:g} bytes")
         if size // word < MIN_SRAM_WORDS:
             raise sram.error(op, f"an SRAM must hold at least {MIN_SRAM_WORDS} words "
                                  f"({MIN_SRAM_WORDS * word} bytes at {precision}); the memory model "
