@@ -121,17 +121,22 @@ def estimate(model: Graph | str | Path, hw: HardwareSpec | str | Path, *, batch:
     constraints for npu hardware).
 
     Raises:
-        SpecError, GraphError: bad model or hardware input.
+        SpecError, GraphError: bad model or hardware input; constraints for hardware
+            without a mapping search.
         MappingError: a layer cannot run on the hardware (e.g. no peak for its precision).
     """
     spec = hw if isinstance(hw, HardwareSpec) else load_hardware(hw, ert=ert)
     if objective not in ("energy", "latency", "edp"):
         raise SpecError(f"unknown objective {objective!r}; expected energy, latency or edp",
                         field="objective")
+    mapper = _mapper_for(spec.kind)
+    if constraints is not None and mapper is None:
+        raise SpecError(f"mapping constraints apply to hardware with a mapping search; {spec.kind} hardware "
+                        "has none", file=str(constraints), field="constraints")
     chosen = precision or getattr(spec, "default_precision", None)
     graph = compile(model, batch=batch, precision=chosen)
     options = CostOptions(mapping=Path(mapping) if mapping else None, objective=objective,  # type: ignore[arg-type]
-                          compat=compat, mapper=_mapper_for(spec.kind),
+                          compat=compat, mapper=mapper,
                           constraints=Path(constraints) if constraints else None)
     costing = cost_model(spec, options)
     costs = costing.layer_costs(graph)

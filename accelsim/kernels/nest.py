@@ -7,16 +7,19 @@ figures from plain arrays, for a whole batch of candidates, in one compiled call
 
 * a candidate is, per storage level (outermost first), a temporal factor and a loop order
   over the problem's dimensions, a spatial factor per dimension on each mesh axis, and which
-  data spaces the level keeps (``encode`` in ``accelsim.hw.npu.fast`` documents the layout);
+  data spaces the level keeps (``accelsim.hw.npu.fast`` documents the layout);
 * the machine and the problem are tables (capacities, energies, bandwidths, the data spaces'
   projection coefficients).
 
 It follows ``analysis.evaluate`` step for step (tiles, the binary-counter sweep of
 ``visits.py``, multicast groups of ``spatial.py``, ``_collapse``, cycles, energy), including
-its floating-point order, so that its counts equal the reference's. It leaves out what a
-search never sets (``no_multicast``, ``no_temporal_reuse``, ``rmw_first_update``) and
-Timeloop's link transfers between mesh neighbours; with links off the two agree exactly
-(tests/unit/hw/test_npu_fast.py), and the search re-evaluates its finalists with links on.
+its floating-point order, so that its counts and energies equal the reference's to the
+bit. It leaves out what a search never sets (``no_multicast``, ``no_temporal_reuse``,
+``rmw_first_update``) and Timeloop's link transfers between mesh neighbours; with links off
+the two agree exactly (tests/unit/hw/test_npu_fast.py), and the search re-evaluates its
+finalists with links on. ``evaluate_one`` analyses one candidate in a preallocated
+``workspace``, remembering each fanout's last multicast grouping (a search's neighbours
+mostly share it); ``analyse`` runs it over a batch.
 
 The temporal sweep: a tile above ``k`` loops sees the positions of a binary counter (each
 loop at index 0 and 1, the latter counted ``n - 1`` times). ``F_j(state)`` — the sum and the
@@ -121,6 +124,20 @@ def _sweep(k, w, mv, nr, ext, full, legacy, ov, zero, canon, sid, fv, fs, gv, gs
     return full + fv[0]
 
 
+@njit(cache=True, inline="always")
+def _advance(index, limits, n):
+    """Step the mixed-radix counter ``index[:n]`` (digit ``i`` below ``limits[i]``, the last
+    fastest); False once it wraps around."""
+    i = n - 1
+    while i >= 0:
+        index[i] += 1
+        if index[i] < limits[i]:
+            return True
+        index[i] = 0
+        i -= 1
+    return False
+
+
 @njit(cache=True)
 def _rank_values(n_loops, bounds, steps, vals, cnts, marks, index):
     """Distinct values (ascending) of sum(index_l x step_l) and how many index tuples give
@@ -144,14 +161,7 @@ def _rank_values(n_loops, bounds, steps, vals, cnts, marks, index):
         for l in range(n_loops):
             v += index[l] * steps[l]
         marks[v] += 1
-        l = n_loops - 1
-        while l >= 0:
-            index[l] += 1
-            if index[l] < bounds[l]:
-                break
-            index[l] = 0
-            l -= 1
-        if l < 0:
+        if not _advance(index, bounds, n_loops):
             break
     n = 0
     for v in range(top + 1):
@@ -218,14 +228,7 @@ def _groups(p, coef, nranks, first, nsp, ldim, lbound, lstride, hist_m, hist_n, 
             hist_m[entries] = size
             hist_n[entries] = 1
             entries += 1
-        r = nr - 1
-        while r >= 0:
-            index[r] += 1
-            if index[r] < nvals[r]:
-                break
-            index[r] = 0
-            r -= 1
-        if r < 0:
+        if not _advance(index, nvals, nr):
             break
     return entries
 
@@ -288,8 +291,10 @@ def max_fanout(tab):
 def evaluate_one(tab, temporal, order, spatial, keep, ws):
     """(status, cycles, energy) of one candidate (``temporal[level, dim]`` etc., see
     ``analyse``); leaves (reads, fills, updates) per data space and level, innermost level
-    first, in ``ws[10]``. ``tab`` holds the machine and problem tables (``analyse``'s first
-    24 arguments, in order)."""
+    first, in ``ws[10]``. ``tab`` holds the machine and problem tables (see ``analyse``).
+
+    One function on purpose: splitting it passes the two big tuples on every call and
+    doubles the time per candidate."""
     (bounds, coef, nranks, read_write, sliding, capacity, block, e_read, e_fill, e_update, e_leak, bw_read,
      bw_write, bw_shared, multicast, spatial_reduction, network_energy, instances, cluster, fan_x, fan_y,
      mac_energy, extra_latency, legacy) = tab
@@ -311,7 +316,9 @@ def evaluate_one(tab, temporal, order, spatial, keep, ws):
     for d in range(nd):
         macs *= bounds[d]
 
-    # ---- the nest, innermost loop first (analysis._build_nest)
+    # ---- the nest, innermost loop first (analysis._build_nest): per loop its dimension,
+    # bound, axis (0 temporal, 1 X, 2 Y), level (innermost 0) and stride; per level its first
+    # loop, its number of spatial loops, the spans of its tile and of its fanout
     n = 0
     for d in range(nd):
         sizes[d] = 1
@@ -345,6 +352,8 @@ def evaluate_one(tab, temporal, order, spatial, keep, ws):
                 n += 1
         for d in range(nd):
             tile_span[i, d] = sizes[d]
+
+    # ---- why it cannot run (analysis._validated)
     for d in range(nd):
         if sizes[d] != bounds[d]:
             return BAD_FACTORS, 0, 0.0
@@ -377,6 +386,7 @@ def evaluate_one(tab, temporal, order, spatial, keep, ws):
         if words > capacity[lv]:
             return BAD_CAPACITY, 0, 0.0
 
+    # ---- instances in use per level (all, along X, along Y) and compute cycles
     compute = 1
     for l in range(n):
         if laxis[l] == 0:
@@ -396,8 +406,8 @@ def evaluate_one(tab, temporal, order, spatial, keep, ws):
         xexp[i] = x_
         yexp[i] = y_
 
-    # ---- accesses per data space and level (analysis._level_accesses)
     for p in range(npp):
+        # ---- accesses to each level from below, per multicast factor (analysis._level_accesses)
         nr = nranks[p]
         for i in range(nl):
             lv = nl - 1 - i
@@ -480,7 +490,7 @@ def evaluate_one(tab, temporal, order, spatial, keep, ws):
                     if same and (key[1 + 3 * j] != ldim[l] or key[2 + 3 * j] != lbound[l]
                                  or key[3 + 3 * j] != lstride[l]):
                         same = False
-                if not same:
+                if not same:  # not the fanout's last grouping: compute and remember it
                     entries = _groups(p, coef, nranks, first[i], nsp[i], ldim, lbound, lstride, hist_m, hist_n,
                                       vals_, cnts, nvals, rb, rs, marks, index)
                     key[0] = nsp[i]
@@ -499,7 +509,7 @@ def evaluate_one(tab, temporal, order, spatial, keep, ws):
                     acc_a[p, i, e] = float(total * gres[p, i, 1, e])
                 acc_k[p, i] = entries
 
-        # ---- collapse (analysis._collapse), links left out
+        # ---- (reads, fills, updates) per level (analysis._collapse without link transfers)
         part = tsize[p, nl - 1]
         tpart[p, nl - 1] = part
         for i in range(nl - 2, -1, -1):
@@ -583,7 +593,7 @@ def evaluate_one(tab, temporal, order, spatial, keep, ws):
                 out[p, cur, 1] = int(tshare[p, cur] + 0.0)
                 out[p, cur, 2] = 0
 
-    # ---- cycles (analysis.evaluate)
+    # ---- cycles and energy (analysis.evaluate)
     busy = compute
     for i in range(nl):
         lv = nl - 1 - i

@@ -278,9 +278,37 @@ def _canonical(tf, order, prefix_len, scratch):
 
 
 @njit(cache=True)
+def _equal(a, b):
+    """Two arrays of one shape hold the same values (flat loop: cheap to compile)."""
+    fa = a.ravel()
+    fb = b.ravel()
+    for i in range(fa.shape[0]):
+        if fa[i] != fb[i]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _copy(dst, src):
+    """``dst[...] = src`` for arrays of one shape (flat loop: cheap to compile)."""
+    fd = dst.ravel()
+    fs = src.ravel()
+    for i in range(fd.shape[0]):
+        fd[i] = fs[i]
+
+
+@njit(cache=True)
+def _copy4(t, o, s, k, st, so, ss, sk):
+    """Copy a candidate (temporal, order, spatial, keep) onto another."""
+    _copy(t, st)
+    _copy(o, so)
+    _copy(s, ss)
+    _copy(k, sk)
+
+
+@njit(cache=True)
 def _same(pt, po, ps, pk, j, tf, order, sf, keep):
-    return (np.array_equal(pt[j], tf) and np.array_equal(po[j], order) and np.array_equal(ps[j], sf)
-            and np.array_equal(pk[j], keep))
+    return _equal(pt[j], tf) and _equal(po[j], order) and _equal(ps[j], sf) and _equal(pk[j], keep)
 
 
 @njit(cache=True)
@@ -302,19 +330,23 @@ def _offer(pt, po, ps, pk, pkey, count, tf, order, sf, keep, k0, k1):
             return n
     last = min(n, size - 1)
     for j in range(last, at, -1):
-        pt[j] = pt[j - 1]
-        po[j] = po[j - 1]
-        ps[j] = ps[j - 1]
-        pk[j] = pk[j - 1]
+        _copy4(pt[j], po[j], ps[j], pk[j], pt[j - 1], po[j - 1], ps[j - 1], pk[j - 1])
         pkey[j, 0] = pkey[j - 1, 0]
         pkey[j, 1] = pkey[j - 1, 1]
-    pt[at] = tf
-    po[at] = order
-    ps[at] = sf
-    pk[at] = keep
+    _copy4(pt[at], po[at], ps[at], pk[at], tf, order, sf, keep)
     pkey[at, 0] = k0
     pkey[at, 1] = k1
     return min(n + 1, size)
+
+
+@njit(cache=True, inline="always")
+def _neighbour(tab, ws, move, prefix_len, scratch, cur_t, cur_o, cur_s, cur_k, tf, order, sf, keep):
+    """The current candidate with ``move`` applied, into ``tf, order, sf, keep`` (canonical),
+    and its (status, cycles, energy)."""
+    _copy4(tf, order, sf, keep, cur_t, cur_o, cur_s, cur_k)
+    _apply(move, tf, order, sf, keep, prefix_len)
+    _canonical(tf, order, prefix_len, scratch)
+    return evaluate_one(tab, tf, order, sf, keep, ws)
 
 
 @njit(cache=True)
@@ -349,38 +381,23 @@ def search(tab, temporal_ok, fixed, upper, lower, prefix_len, free, axis_ok, sfi
         if scored >= budget:
             break
         if run < st.shape[0]:
-            cur_t[:] = st[run]
-            cur_o[:] = so[run]
-            cur_s[:] = ss[run]
-            cur_k[:] = sk[run]
+            _copy4(cur_t, cur_o, cur_s, cur_k, st[run], so[run], ss[run], sk[run])
         else:
             if count == 0:
                 break
             j = np.random.randint(min(3, count))
-            cur_t[:] = pt[j]
-            cur_o[:] = po[j]
-            cur_s[:] = ps[j]
-            cur_k[:] = pk[j]
+            _copy4(cur_t, cur_o, cur_s, cur_k, pt[j], po[j], ps[j], pk[j])
             for _ in range(kick_moves):
                 n = _moves(cur_t, cur_o, cur_s, temporal_ok, fixed, upper, lower, prefix_len, free, axis_ok, sfixed,
                            fan_x, fan_y, moves, pa, pb)
                 if n == 0:
                     break
                 for _try in range(16):  # a random move that keeps the candidate valid
-                    m = np.random.randint(n)
-                    tf[:] = cur_t
-                    order[:] = cur_o
-                    sf[:] = cur_s
-                    keep[:] = cur_k
-                    _apply(moves[m], tf, order, sf, keep, prefix_len)
-                    _canonical(tf, order, prefix_len, scratch)
-                    status, cycles, energy = evaluate_one(tab, tf, order, sf, keep, ws)
+                    status, cycles, energy = _neighbour(tab, ws, moves[np.random.randint(n)], prefix_len, scratch,
+                                                        cur_t, cur_o, cur_s, cur_k, tf, order, sf, keep)
                     scored += 1
                     if status == OK:
-                        cur_t[:] = tf
-                        cur_o[:] = order
-                        cur_s[:] = sf
-                        cur_k[:] = keep
+                        _copy4(cur_t, cur_o, cur_s, cur_k, tf, order, sf, keep)
                         break
         status, cycles, energy = evaluate_one(tab, cur_t, cur_o, cur_s, cur_k, ws)
         scored += 1
@@ -394,13 +411,8 @@ def search(tab, temporal_ok, fixed, upper, lower, prefix_len, free, axis_ok, sfi
             best = -1
             b0, b1 = k0, k1
             for m in range(n):
-                tf[:] = cur_t
-                order[:] = cur_o
-                sf[:] = cur_s
-                keep[:] = cur_k
-                _apply(moves[m], tf, order, sf, keep, prefix_len)
-                _canonical(tf, order, prefix_len, scratch)
-                status, cycles, energy = evaluate_one(tab, tf, order, sf, keep, ws)
+                status, cycles, energy = _neighbour(tab, ws, moves[m], prefix_len, scratch, cur_t, cur_o, cur_s,
+                                                    cur_k, tf, order, sf, keep)
                 scored += 1
                 if status != OK:
                     continue

@@ -6,17 +6,20 @@ For one layer on one machine (``find_mapping``):
    the constraints, best utilisation first; which keep/bypass choices are free;
 2. if the whole space is small (``count_all``), every candidate is scored; otherwise greedy
    seeds (``npu_candidates.seeds``: every fanout filling x keep choice x stationarity
-   policy) are scored and the best few, from different fanout fillings, start a
-   steepest-descent local search over single moves (a prime factor between levels, a loop
-   swap, a bypass flip, a factor between a fanout and a level) until no move improves;
+   policy x loose or tight filling) are scored and the best few, from different fanout
+   fillings, start the compiled iterated local search (``kernels.nest_search``): steepest
+   descent over single moves (a prime factor between levels or exchanged with another
+   dimension's, a loop swap, a bypass flip, a factor between a fanout and a level), then
+   restarts from the best candidates perturbed by a few random moves;
 3. scoring uses the compiled fast path (``accelsim.hw.npu.fast``: Timeloop's analysis
-   without link transfers, some microseconds per candidate); the best ``finalists``
+   without link transfers, a few microseconds per candidate); the best ``finalists``
    distinct candidates are re-evaluated with ``analysis.evaluate`` (links on) and the best
    of those is the answer.
 
 Objectives: ``energy``, ``latency`` (cycles) or ``edp`` (energy x cycles); ties are broken
 by the other metric (energy or cycles; for edp, energy), then by the order candidates were
-found in, so the same inputs always give the same mapping (there is no random choice).
+found in. The random moves come from a generator seeded by ``SearchOptions.seed``: the same
+inputs always give the same mapping.
 
 ``NpuSearch`` is the mapper ``accelsim.mapping`` registers for ``kind: npu``: it caches
 results by (layer shape, machine, objective, constraints), so ResNet-50's repeated
@@ -26,14 +29,13 @@ parallel processes.
 
 from __future__ import annotations
 
-import math
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from ..errors import MappingError
+from ..errors import AccelsimError, MappingError
 from ..hw.cost import Objective
 from ..hw.npu import Mapping, NpuSpec, Problem, evaluate, prepare
 from ..hw.npu.fast import Candidates, Scores, Tables, score, stack, tables, to_mapping
@@ -63,7 +65,7 @@ class SearchOptions:
     starts: int = 16
     steps: int = 100
     kicks: int = 100
-    kick_moves: int = 3
+    kick_moves: int = 5
     budget: int = 400_000
     finalists: int = 12
     workers: int | None = None
@@ -109,12 +111,10 @@ class _Pool:
         self.objective = objective
         self.cands: Candidates | None = None
         self.scores: Scores | None = None
-        self.scored = 0
 
     def offer(self, c: Candidates, s: Scores) -> None:
         import numpy as np
 
-        self.scored += len(c)
         if self.cands is not None and self.scores is not None:
             c = stack([self.cands, c])
             s = Scores(*(np.concatenate([getattr(self.scores, f), getattr(s, f)])
@@ -131,12 +131,8 @@ class _Pool:
         self.cands = c.take(chosen)
         self.scores = Scores(s.status[chosen], s.cycles[chosen], s.energy_j[chosen])
 
-    def key(self, i: int) -> tuple[float, float]:
-        assert self.scores is not None
-        return objective_key(self.objective, float(self.scores.cycles[i]), float(self.scores.energy_j[i]))
 
-
-def _starts(space: Space, c: Candidates, s: Scores, objective: Objective, count: int) -> list[int]:
+def _starts(c: Candidates, s: Scores, objective: Objective, count: int) -> list[int]:
     """The best seeds, at most two per fanout filling, ``count`` in all."""
     per_grid: dict[bytes, int] = {}
     out = []
@@ -195,19 +191,22 @@ def find_mapping(problem: Problem, spec: NpuSpec, *, objective: Objective = "edp
     t = tables(ctx)
     space = build_space(problem, spec, constraints)
     pool = _Pool(options.finalists, objective)
+    scored = 0
     exhaustive = count_all(space, options.exhaustive_limit) <= options.exhaustive_limit
     if exhaustive:
         for batch in enumerate_all(space):
             pool.offer(batch, score(t, batch))
+            scored += len(batch)
     else:
         c = seeds(space, t)
         s = score(t, c)
         pool.offer(c, s)
-        starts = c.take(_starts(space, c, s, objective, options.starts))
+        scored += len(c)
+        starts = c.take(_starts(c, s, objective, options.starts))
         if len(starts):
-            found, scored = _local_search(space, t, starts, objective, options)
+            found, searched = _local_search(space, t, starts, objective, options)
             pool.offer(found, score(t, found))
-            pool.scored += scored - len(found)
+            scored += searched
     if pool.cands is None or not len(pool.cands):
         raise MappingError(f"layer {problem.name!r} fits no mapping on {spec.name}: every candidate overflows a "
                            "buffer or leaves an operand without a level to live in", file=constraints.source)
@@ -221,7 +220,7 @@ def find_mapping(problem: Problem, spec: NpuSpec, *, objective: Objective = "edp
             best = (key, i)
     assert best is not None
     i = best[1]
-    return Searched(to_mapping(ctx, pool.cands, i), results[i].cycles, results[i].energy_j, pool.scored,
+    return Searched(to_mapping(ctx, pool.cands, i), results[i].cycles, results[i].energy_j, scored,
                     len(results), exhaustive)
 
 
@@ -230,9 +229,18 @@ def _search_one(args: tuple[Problem, NpuSpec, Objective, Constraints, SearchOpti
     return find_mapping(problem, spec, objective=objective, constraints=constraints, options=options).mapping
 
 
-def _work(problem: Problem) -> float:
-    """A rough size of a layer's search, to start the longest first."""
-    return sum(len(str(b)) for b in problem.bounds) + math.log2(problem.macs + 1)
+def _work(problem: Problem) -> int:
+    """A rough size of a layer's search, to start the longest first: its moves grow with
+    the prime factors of its loop bounds."""
+    count = 0
+    for bound in problem.bounds:
+        p = 2
+        while bound > 1:
+            while bound % p == 0:
+                bound //= p
+                count += 1
+            p += 1
+    return count
 
 
 class NpuSearch:
@@ -291,8 +299,19 @@ class NpuSearch:
             context = multiprocessing.get_context("fork")
         except ValueError:  # no fork on this platform: stay in this process
             return [_search_one(a) for a in args]
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # A token search here first loads (or compiles) the numba kernels once; the forked
+        # workers inherit them instead of each loading (or compiling) them again.
+        problem, spec, objective, constraints, options = args[-1]
+        try:
+            find_mapping(problem, spec, objective=objective, constraints=constraints,
+                         options=replace(options, exhaustive_limit=0, starts=1, kicks=0, budget=1, finalists=1))
+        except AccelsimError:  # the layer's own search reports it
+            pass
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        try:
             return list(pool.map(_search_one, args, chunksize=1))
+        finally:  # on an error, do not wait for the other layers' searches
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def clear(self) -> None:
         """Forget every cached mapping."""

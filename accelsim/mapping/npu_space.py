@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import MappingError, SpecError
+from ..errors import MappingError
 from ..hw.npu import NpuSpec, Problem
 from ..hw.npu.problem import conv_names
 from ..registry import did_you_mean
@@ -32,7 +32,7 @@ from .npu_constraints import NO_CONSTRAINTS, Constraints, Directive
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Space", "build_space", "divisors", "prime_factors"]
+__all__ = ["Space", "build_space", "divisors"]
 
 # Spatial options kept per layer (best utilisation first), and per mesh axis while combining.
 MAX_SPATIAL = 12
@@ -44,18 +44,6 @@ def divisors(n: int) -> list[int]:
     """Divisors of ``n``, ascending."""
     small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
     return small + [n // d for d in reversed(small) if d * d != n]
-
-
-def prime_factors(n: int) -> list[int]:
-    """Distinct prime factors of ``n``, ascending."""
-    out, p = [], 2
-    while p * p <= n:
-        if n % p == 0:
-            out.append(p)
-            while n % p == 0:
-                n //= p
-        p += 1
-    return out + ([n] if n > 1 else [])
 
 
 @dataclass(frozen=True)
@@ -172,11 +160,11 @@ def build_space(problem: Problem, spec: NpuSpec, constraints: Constraints = NO_C
     if not options:
         raise MappingError(f"layer {problem.name!r}: no way to fill {spec.name}'s fanouts satisfies the spatial "
                            "constraints", file=constraints.source)
+    axis_dims = tuple((tuple(_allowed(problem, spec, lv, 0, saxis)), tuple(_allowed(problem, spec, lv, 1, saxis)))
+                      for lv in range(nl))
     return Space(problem=problem, spec=spec, temporal_levels=temporal, fixed=fixed, upper=upper, lower=lower,
                  prefix=tuple(prefix), keep=keep, spatial=tuple(o for o, _ in options),
-                 utilization=tuple(u for _, u in options),
-                 axis_dims=tuple((tuple(_allowed(problem, spec, lv, 0, saxis)), tuple(_allowed(problem, spec, lv, 1, saxis)))
-                                 for lv in range(nl)), spatial_fixed=sfixed)
+                 utilization=tuple(u for _, u in options), axis_dims=axis_dims, spatial_fixed=sfixed)
 
 
 def _allowed(problem: Problem, spec: NpuSpec, level: int, axis: int, saxis: "np.ndarray") -> list[int]:

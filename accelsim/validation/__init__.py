@@ -9,6 +9,6 @@ user's clone) report themselves as skipped with the reason.
 from __future__ import annotations
 
 from .case import CASES, Check, Skipped, ValidationCase, run_all
-from . import eyeriss as _eyeriss, timeloop as _timeloop, tpu_v1 as _tpu_v1  # noqa: F401  (register their cases)
+from . import eyeriss as _eyeriss, scalesim as _scalesim, timeloop as _timeloop, tpu_v1 as _tpu_v1  # noqa: F401  (register their cases)
 
 __all__ = ["CASES", "Check", "Skipped", "ValidationCase", "run_all"]

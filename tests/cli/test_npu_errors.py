@@ -176,3 +176,10 @@ def test_constraints_narrow_the_search(tmp_path: Path, capsys: pytest.CaptureFix
     nest = json.loads(capsys.readouterr().out)["layers"][0]["loop_nest"]
     buffer = nest.split("Buffer")[1]
     assert buffer.startswith(" [ Inputs:6 (6) ]") and buffer.strip().endswith("for R in [0:3)\n|       << Compute >>")
+
+
+def test_constraints_need_a_mapping_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "cons.yaml", CONSTRAINTS)
+    rc = main(["estimate", "digits_mlp", "--hw", "tpu_v1_roofline", "--constraints", path])
+    out, err = capsys.readouterr()
+    assert_error(rc, out, err, f"{path}: constraints: ", "roofline hardware has none")

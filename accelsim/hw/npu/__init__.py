@@ -2,8 +2,9 @@
 way Timeloop analyses them, for a given or searched mapping.
 
 ``problem`` (layers as Timeloop problems), ``spec`` (the machine), ``mapping`` (tiling,
-order, unrolling, bypass), ``analysis`` (accesses, cycles, energy), ``model`` (the cost
-model registered under ``kind: npu``); readers: ``native`` (accelsim YAML),
+order, unrolling, bypass), ``analysis`` (accesses, cycles, energy), ``fast`` (the same
+analysis compiled, for many candidates at once: the mapping search's scorer), ``model``
+(the cost model registered under ``kind: npu``); readers: ``native`` (accelsim YAML),
 ``mapping_file`` (Timeloop mapping YAML), ``energy`` (Accelergy ERT and defaults).
 """
 

@@ -76,6 +76,9 @@ def test_eyeriss_in_the_native_format(tmp_path: Path) -> None:
     ("    keep: [Inputs, Outputs]\n", "    keep: [Inputs]\n    bypass: [Inputs]\n", "levels[1].bypass",
      "both kept and bypassed"),
     ("    class: sram\n", "    class: sdram\n", "levels[1].class", "did you mean 'sram'"),
+    ("    mesh: [14, 12]\n", "    mesh: [14, 12]\n    unroll: {x: [P, Z]}\n", "levels[2].unroll.x",
+     "unknown dimension 'Z'; expected some of N, G, K, C, P, Q, R, S"),
+    ("    mesh: [14, 12]\n", "    mesh: [14, 12]\n    unroll: {z: [P]}\n", "levels[2].unroll.z", "unknown field"),
 ])
 def test_native_errors(tmp_path: Path, old: str, new: str, field: str, message: str | None) -> None:
     assert old in EYERISS
@@ -84,6 +87,16 @@ def test_native_errors(tmp_path: Path, old: str, new: str, field: str, message: 
     assert exc.value.field == field and exc.value.line is not None
     if message:
         assert message in exc.value.message
+
+
+def test_unroll_names_what_each_fanout_axis_may_spread(tmp_path: Path) -> None:
+    text = EYERISS.replace("    mesh: [14, 12]\n    parallel:", "    mesh: [14, 12]\n    unroll: {x: [P], y: [R, C]}\n"
+                           "    parallel:").replace("mac:\n  mesh: [14, 12]", "mac:\n  mesh: [14, 12]\n  unroll: {x: [K]}")
+    spec = load_hardware(write(tmp_path, "eyeriss.yaml", text))
+    assert spec.unroll(1) == (("P",), ("R", "C"))  # the GLB's fanout, into the PE group
+    assert spec.levels[4].unroll_x == ("P",)  # every member of the group carries it
+    assert spec.unroll(4) == (("K",), None)  # into the MACs
+    assert load_hardware(write(tmp_path, "plain.yaml", EYERISS)).unroll(1) == (None, None)
 
 
 MAPPING = """\
