@@ -448,14 +448,22 @@ def simulate_memory(R, fold_len, rows_used, cols_used, desc, lane_off, time_off,
 
 
 @njit(cache=True)
+def element_address(a, t, lb, ly, lx, tb, ty, tx, height, width):
+    """Address of the operand element at (lane ``a``, time ``t``), or -1 where it is padding."""
+    y = ly[a] + ty[t]
+    x = lx[a] + tx[t]
+    if 0 <= y < height and 0 <= x < width:
+        return lb[a] + tb[t]
+    return -1
+
+
+@njit(cache=True)
 def count_words(lb, ly, lx, tb, ty, tx, height, width):
     """How many (lane, time) elements of an operand exist (are not padding)."""
     n = 0
     for a in range(lb.shape[0]):
         for t in range(tb.shape[0]):
-            y = ly[a] + ty[t]
-            x = lx[a] + tx[t]
-            if 0 <= y < height and 0 <= x < width:
+            if element_address(a, t, lb, ly, lx, tb, ty, tx, height, width) >= 0:
                 n += 1
     return n
 
@@ -486,10 +494,7 @@ def prefetch_sequence(lb, ly, lx, tb, ty, tx, height, width, lane_extent, block,
                 a = b * block + c
                 value = -1
                 if a < lane_extent:
-                    y = ly[a] + ty[t]
-                    x = lx[a] + tx[t]
-                    if 0 <= y < height and 0 <= x < width:
-                        value = lb[a] + tb[t]
+                    value = element_address(a, t, lb, ly, lx, tb, ty, tx, height, width)
                 seq[idx] = value
                 idx += 1
                 r -= 1
@@ -505,10 +510,7 @@ def prefetch_sequence(lb, ly, lx, tb, ty, tx, height, width, lane_extent, block,
                     a = b * block + c
                     value = -1
                     if a < lane_extent:
-                        y = ly[a] + ty[t]
-                        x = lx[a] + tx[t]
-                        if 0 <= y < height and 0 <= x < width:
-                            value = lb[a] + tb[t]
+                        value = element_address(a, t, lb, ly, lx, tb, ty, tx, height, width)
                     seq[idx] = value
                     idx += 1
     return seq
