@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -48,12 +50,41 @@ def _emit(text: str, output: str | None) -> None:
 # ---------------------------------------------------------------------- commands
 
 
+def _family_flags() -> dict[str, tuple[Any, list[str]]]:
+    """Every family's option flags by field: the first declaration and the kinds that take it."""
+    from .hw import FAMILIES
+
+    flags: dict[str, tuple[Any, list[str]]] = {}
+    for kind in FAMILIES.names():
+        for flag in FAMILIES.get(kind).flags:
+            flags.setdefault(flag.field, (flag, []))[1].append(kind)
+    return flags
+
+
+def _add_family_flags(p: argparse.ArgumentParser) -> None:
+    """The options of every hardware family, as flags; a family adds its own by declaring them."""
+    from .hw import FAMILIES
+
+    for field, (flag, kinds) in _family_flags().items():
+        choices = [c for kind in kinds for f in FAMILIES.get(kind).flags if f.field == field
+                   for c in (f.choices or ())]
+        p.add_argument(flag.option, dest=f"option_{field}", default=None, metavar=None if choices else flag.metavar,
+                       choices=list(dict.fromkeys(choices)) or None, type=flag.type,
+                       help=f"{flag.help} [{', '.join(kinds)} hardware]")
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {k[len("option_"):]: v for k, v in vars(args).items() if k.startswith("option_") and v is not None}
+
+
 def cmd_estimate(args: argparse.Namespace) -> int:
     from .estimation import estimate
+    from .progress import ProgressBar
 
-    est = estimate(args.model, args.hw, batch=args.batch, precision=args.precision,
-                   mapping=args.mapping, objective=args.objective, compat=args.compat, ert=args.ert,
-                   constraints=args.constraints)
+    with ProgressBar(enabled=not args.json and not args.quiet) as bar:
+        est = estimate(args.model, args.hw, batch=args.batch, precision=args.precision, options=_options(args),
+                       seed=args.seed, cache=not args.no_cache, jobs=args.jobs or os.cpu_count() or 1,
+                       progress=bar.update, passes=args.passes)
     if args.json:
         text = json.dumps(est.to_dict(), indent=1) + "\n"
     elif args.csv:
@@ -93,7 +124,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from .estimation import compile
     from .report.table import render_grid
 
-    graph = compile(args.model, batch=args.batch, precision=args.precision)
+    graph = compile(args.model, batch=args.batch, precision=args.precision, passes=args.passes)
     layers = graph.layers()
     if args.json:
         data = {
@@ -117,39 +148,29 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(path: Path) -> str:
-    from .frontend.yamlread import read_yaml
-    doc = read_yaml(path)
-    return str(doc.get("description", "")) if isinstance(doc, dict) else ""
-
-
 def cmd_models(args: argparse.Namespace) -> int:
-    from .frontend import bundled
+    from .frontend import model_catalog
     from .report.table import render_grid
 
-    rows = [[name, _describe(path)] for name, path in bundled("models").items()]
+    rows = [[name, description] for name, description in model_catalog()]
     _emit(render_grid(["model", "description"], rows, [False, False]) + "\n", None)
     return 0
 
 
 def cmd_hw(args: argparse.Namespace) -> int:
-    from .frontend.yamlread import read_yaml
-    from .hw import bundled_hardware
+    from .hw import hardware_catalog
     from .report.table import render_grid
 
-    rows = []
-    for name, path in bundled_hardware().items():
-        doc = read_yaml(path)
-        rows.append([name, str(doc.get("kind", "")), str(doc.get("description", ""))])
+    rows = [list(entry) for entry in hardware_catalog()]
     _emit(render_grid(["hardware", "kind", "description"], rows, [False, False, False]) + "\n", None)
     return 0
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .frontend import load_model
+    from .estimation import compile
     from .frontend.yaml_export import write_model_yaml
 
-    graph = load_model(args.model)
+    graph = compile(args.model, passes=args.passes)
     for path in write_model_yaml(graph, args.output):
         print(f"wrote {path}")
     return 0
@@ -197,6 +218,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _names(text: str) -> tuple[str, ...]:
+    """A comma-separated list of names (``fuse,prune``)."""
+    names = tuple(n.strip() for n in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected names separated by commas, got {text!r}")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -215,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--precision", metavar="P",
                         help=f"cast tensors to this type ({_PRECISIONS}); estimate defaults "
                              "to the hardware's default precision")
+    common.add_argument("--passes", type=_names, default=(), metavar="P[,P...]",
+                        help="graph passes to run, in order, before costing (e.g. fuse: batchnorms "
+                             "folded into their convolutions, activations into their producers)")
     common.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     common.add_argument("--json", action="store_true", help="print one JSON object")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -225,18 +257,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hardware YAML file or a bundled name (see 'accelsim hw')")
     p.add_argument("--csv", action="store_true", help="print CSV: one row per layer and a TOTAL row")
     p.add_argument("--report", metavar="DIR", help="also write PNG plots and index.html to DIR")
-    p.add_argument("--mapping", metavar="FILE",
-                   help="evaluate this mapping (accelsim or Timeloop mapping YAML) instead of searching")
-    p.add_argument("--objective", choices=("energy", "latency", "edp"), default="edp",
-                   help="what the mapper minimises (default edp: energy x delay)")
     p.add_argument("--show-mapping", action="store_true", help="print each layer's chosen loop nest")
-    p.add_argument("--ert", metavar="FILE",
-                   help="Accelergy energy reference table for a Timeloop architecture")
-    p.add_argument("--constraints", metavar="FILE",
-                   help="Timeloop mapspace constraints that narrow the npu mapper's search")
-    p.add_argument("--compat", choices=("scalesim", "timeloop-legacy"), default=None,
-                   help="reproduce another tool's figures, quirks included (default for a .cfg: scalesim; "
-                        "timeloop-legacy: Timeloop before January 2025)")
+    p.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="seed of every random choice, e.g. the mapping search (default 0)")
+    p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="worker processes for mapping searches (default: one per CPU)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="compute every result afresh (mapping searches, systolic simulations) "
+                        "instead of reusing results cached on disk")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    _add_family_flags(p)
     p.add_argument("--scalesim-report", metavar="DIR",
                    help="also write COMPUTE_REPORT.csv and DETAILED_ACCESS_REPORT.csv in SCALE-Sim's layout")
     p.set_defaults(func=cmd_estimate)
@@ -262,9 +292,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write a model as model YAML, with weights in an .npz beside it.")
     p.add_argument("model", metavar="MODEL", help="model file (ONNX or YAML) or zoo name")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="the YAML file to write")
+    p.add_argument("--passes", type=_names, default=(), metavar="P[,P...]",
+                   help="graph passes to run, in order, before writing (e.g. fuse)")
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_convert)
     return parser
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Warnings as one line on stderr, like errors (the message names its own file and line)."""
+    print(f"accelsim: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -278,7 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import AccelsimError
 
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(args.func(args))
     except AccelsimError as exc:
         if args.debug:
             raise

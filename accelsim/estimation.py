@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import reduce
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping, Sequence
 
 from .errors import SpecError
 from .frontend import load_model
-from .hw import CostOptions, HardwareSpec, LayerCost, cost_model, load_hardware
+from .hw import FAMILIES, CostContext, HardwareSpec, LayerCost, Schedule, Serial, cost_model, family_options, load_hardware
 from .ir import Graph, dtype
 
 __all__ = ["Estimate", "compile", "estimate"]
@@ -17,7 +17,11 @@ __all__ = ["Estimate", "compile", "estimate"]
 
 @dataclass(frozen=True)
 class Estimate:
-    """Per-layer and total cost of one model on one machine. SI units throughout."""
+    """Per-layer and total cost of one model on one machine. SI units throughout.
+
+    ``schedule`` combines the layers into the totals: serial machines add latencies, others
+    overlap layers (see ``accelsim.hw.Schedule``).
+    """
 
     model: str
     hardware: str
@@ -29,21 +33,27 @@ class Estimate:
     shapes: tuple[tuple[int, ...], ...]
     peak_ops_per_s: float | None = None
     bandwidth_bps: tuple[tuple[str, float], ...] = ()
+    schedule: Schedule = field(default=Serial())
 
     @property
     def totals(self) -> LayerCost:
-        return reduce(lambda a, b: a + b, self.layers, LayerCost(name="total", op=""))
+        return self.schedule.combine(self.layers)
+
+    @property
+    def latency_s(self) -> float:
+        return self.totals.latency_s
 
     @property
     def throughput_per_s(self) -> float:
-        """Samples per second when layers run one after another."""
+        """Samples per second: the batch over the schedule's latency."""
         latency = self.totals.latency_s
         return self.batch / latency if latency > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON contract of ``accelsim estimate --json`` (see DESIGN.md)."""
+        """The JSON contract of ``accelsim estimate --json`` (docs/json-format.md)."""
         t = self.totals
         totals = _cost_dict(t)
+        totals.pop("details")
         totals.pop("bound")
         totals.update(
             throughput_per_s=self.throughput_per_s,
@@ -57,30 +67,23 @@ class Estimate:
             layers.append(row)
         return {
             "model": self.model, "hardware": self.hardware, "kind": self.kind, "batch": self.batch,
-            "precision": self.precision, "frequency_hz": self.frequency_hz,
+            "precision": self.precision, "frequency_hz": self.frequency_hz, "schedule": self.schedule.name,
             "totals": totals, "layers": layers,
         }
 
 
 def _cost_dict(c: LayerCost) -> dict[str, Any]:
-    out: dict[str, Any] = {
+    return {
         "macs": c.macs, "ops": c.ops, "flops": c.flops, "params": c.params, "cycles": c.cycles,
         "latency_s": c.latency_s, "energy_j": c.energy_j,
         "energy_by_component_j": dict(c.energy_by_component_j),
+        "bytes_dram": c.bytes_dram, "bytes_onchip": c.bytes_onchip,
+        "bytes_by_level": dict(c.bytes_by_level),
+        "footprint_bytes_by_level": dict(c.footprint_by_level),
+        "counts": dict(c.counts),
+        "utilization": c.utilization, "bound": c.bound,
+        "details": dict(c.details),
     }
-    for level, moved in c.bytes_by_level:
-        out[f"bytes_{level}"] = moved
-    out["utilization"] = c.utilization
-    out["bound"] = c.bound
-    out.update(c.details)
-    return out
-
-
-def _mapper_for(kind: str) -> Any:
-    """The mapping search for a hardware kind, if the mapping layer has one."""
-    from .mapping import MAPPERS
-
-    return MAPPERS.get(kind) if kind in MAPPERS else None
 
 
 def _batch_of(graph: Graph) -> int:
@@ -88,13 +91,16 @@ def _batch_of(graph: Graph) -> int:
     return shapes[0][0] if shapes and shapes[0] else 1
 
 
-def compile(model: Graph | str | Path, *, batch: int | None = None, precision: str | None = None) -> Graph:
+def compile(model: Graph | str | Path, *, batch: int | None = None, precision: str | None = None,
+            passes: Sequence[str] = ()) -> Graph:
     """Load (if needed) and prepare a model: batch size set (None keeps the model's own),
-    tensors at ``precision`` (None keeps the declared types).
+    tensors at ``precision`` (None keeps the declared types), then the graph ``passes``
+    (names in ``accelsim.passes.PASSES``) run in order.
 
     Raises:
         SpecError: unknown precision; errors of :func:`load_model`.
         GraphError: a layer cannot take the batch or precision.
+        PassError: an unknown pass, passes out of their declared order, a pass that fails.
     """
     graph = model if isinstance(model, Graph) else load_model(model)
     if batch is not None:
@@ -105,46 +111,62 @@ def compile(model: Graph | str | Path, *, batch: int | None = None, precision: s
         except ValueError as exc:
             raise SpecError(str(exc), field="precision") from None
         graph.verify()
+    if passes:
+        from .passes import run_passes
+
+        graph = run_passes(graph, list(passes))
     return graph
 
 
 def estimate(model: Graph | str | Path, hw: HardwareSpec | str | Path, *, batch: int | None = None,
-             precision: str | None = None, mapping: str | Path | None = None,
-             objective: str = "edp", compat: str | None = None,
-             ert: str | Path | None = None, constraints: str | Path | None = None) -> Estimate:
+             precision: str | None = None, options: Any = None, seed: int = 0, cache: bool = True,
+             executor: Any = None, jobs: int = 1, progress: Callable[[int, int], None] | None = None,
+             passes: Sequence[str] = ()) -> Estimate:
     """Cost ``model`` on ``hw``. ``batch`` defaults to the model's own (1 in the zoo) and
-    ``precision`` to the hardware's default precision. ``mapping`` evaluates a mapping file
-    instead of searching one (spatial families), ``objective`` is what the mapper minimises
-    (``energy``, ``latency`` or ``edp``), ``compat`` selects a compatibility mode
-    (``scalesim``, ``timeloop-legacy``), ``ert`` gives Accelergy energies for a Timeloop
-    architecture, and ``constraints`` narrows the mapper's search (Timeloop mapspace
-    constraints for npu hardware).
+    ``precision`` to the hardware's default precision; ``passes`` (e.g. ``["fuse"]``)
+    transform the graph before it is costed (``compile``).
+
+    ``options`` are the hardware family's own (``accelsim.hw.FAMILIES[kind].options``): an
+    instance of that dataclass, or a mapping of its fields, e.g. for npu hardware
+    ``{"mapping": "map.yaml", "objective": "energy", "constraints": ..., "compat": ...,
+    "ert": ...}``. ``seed`` seeds every random choice (the mapping search); ``cache=False``
+    bypasses the on-disk mapper cache; ``executor`` (a ``concurrent.futures.Executor``, e.g.
+    a Dask client's) spreads mapping searches over workers; without one, ``jobs`` > 1 starts
+    that many local processes for this call, only if the hardware has a mapping search, and
+    1 searches in this process. ``progress`` is called with (layers done, layers in all).
 
     Raises:
-        SpecError, GraphError: bad model or hardware input; constraints for hardware
-            without a mapping search.
+        SpecError, GraphError: bad model or hardware input; an option the family does not take.
         MappingError: a layer cannot run on the hardware (e.g. no peak for its precision).
     """
+    ert = options.get("ert") if isinstance(options, Mapping) else getattr(options, "ert", None)
     spec = hw if isinstance(hw, HardwareSpec) else load_hardware(hw, ert=ert)
-    if objective not in ("energy", "latency", "edp"):
-        raise SpecError(f"unknown objective {objective!r}; expected energy, latency or edp",
-                        field="objective")
-    mapper = _mapper_for(spec.kind)
-    if constraints is not None and mapper is None:
-        raise SpecError(f"mapping constraints apply to hardware with a mapping search; {spec.kind} hardware "
-                        "has none", file=str(constraints), field="constraints")
-    chosen = precision or getattr(spec, "default_precision", None)
-    graph = compile(model, batch=batch, precision=chosen)
-    options = CostOptions(mapping=Path(mapping) if mapping else None, objective=objective,  # type: ignore[arg-type]
-                          compat=compat, mapper=mapper,
-                          constraints=Path(constraints) if constraints else None)
-    costing = cost_model(spec, options)
-    costs = costing.layer_costs(graph)
+    chosen_options = family_options(spec.kind, options)
+    chosen = precision or spec.default_precision
+    graph = compile(model, batch=batch, precision=chosen, passes=passes)
+    with ExitStack() as stack:
+        mapper = _mapper_for(spec.kind, seed=seed, cache=cache, executor=executor, jobs=jobs, stack=stack)
+        costing = cost_model(spec, chosen_options, CostContext(mapper=mapper, progress=progress, cache=cache))
+        costs = costing.layer_costs(graph)
     peak, bandwidth = costing.roof(chosen or "")
     types = graph.types()
     return Estimate(
         model=graph.name, hardware=spec.name, kind=spec.kind, batch=_batch_of(graph),
         precision=chosen or "as-declared", frequency_hz=spec.frequency_hz,
         layers=tuple(costs), shapes=tuple(types[c.name].shape for c in costs),
-        peak_ops_per_s=peak, bandwidth_bps=bandwidth,
+        peak_ops_per_s=peak, bandwidth_bps=bandwidth, schedule=FAMILIES.get(spec.kind).schedule,
     )
+
+
+def _mapper_for(kind: str, *, seed: int, cache: bool, executor: Any, jobs: int, stack: ExitStack) -> Any:
+    """The mapping search for a hardware kind, built for this call, if the mapping layer has
+    one; local worker processes (``jobs`` > 1, no ``executor``) live as long as ``stack``."""
+    from .mapping import MAPPERS
+
+    if kind not in MAPPERS:
+        return None
+    from .mapping import MapperOptions, local_executor, mapper_for
+
+    if executor is None and jobs > 1:
+        executor = stack.enter_context(local_executor(jobs))
+    return mapper_for(kind, MapperOptions(seed=seed, cache=cache, executor=executor))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from typing import Callable, Generic, Iterator, TypeVar
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 __all__ = ["Registry", "did_you_mean"]
 
@@ -24,6 +26,15 @@ def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
     shown = sorted(choices)
     more = "" if len(shown) <= 12 else f", ... ({len(shown)} in all)"
     return "expected one of " + ", ".join(shown[:12]) + more
+
+
+@lru_cache(maxsize=1)
+def _entry_points() -> Any:
+    """Every installed entry point, read once: each scan of the installed packages costs
+    milliseconds, and several registries look."""
+    from importlib.metadata import entry_points
+
+    return entry_points()
 
 
 class Registry(Generic[T]):
@@ -47,13 +58,20 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.what} {name!r} is registered twice")
         self._items[name] = obj
 
+    @contextmanager
+    def temporarily(self, name: str, obj: T) -> Iterator[T]:
+        """Register ``obj`` for the ``with`` block only (tests, notebooks trying a variant)."""
+        self.add(name, obj)
+        try:
+            yield obj
+        finally:
+            del self._items[name]
+
     def _load_plugins(self) -> None:
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group=self._group):
+        for ep in _entry_points().select(group=self._group):
             if ep.name in self._items:
                 continue
             try:

@@ -4,6 +4,8 @@ A model is a list of layers; each layer is an op with attributes, or a call of a
 parameterised block. Layers feed the next one unless ``in:`` says otherwise, so a plain
 chain needs no wiring. Inside a block, ``in`` is the block's input and layer names are
 local; every node gets the dotted path of the calls that made it (``layer1.0.conv1``).
+A layer key that names an annotation kind (``quant:``, ``sparsity:``, ``sharing:``,
+``fused:``; see ``accelsim.ir.ANNOTATIONS``) is an annotation, not an attribute.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AccelsimError, SpecError
-from ..ir import Graph, Source
+from ..ir import ANNOTATIONS, Annotation, Graph, Source
 from ..registry import did_you_mean
 from .expr import ExprError, substitute
-from .yamlread import LineDict, LineList, line_of, read_yaml
+from ..yamlread import LineDict, LineList, line_of, read_yaml
 
 __all__ = ["load_model_yaml", "FORMAT_VERSION"]
 
@@ -171,8 +173,8 @@ class _Builder:
         out = LineDict()
         out.line, out.key_lines = entry.line, entry.key_lines
         for key, value in entry.items():
-            if key == "args" and isinstance(value, LineDict):
-                value = self.substituted(value, scope, f"{fieldpath}.args")
+            if isinstance(value, LineDict):  # block arguments, annotations
+                value = self.substituted(value, scope, f"{fieldpath}.{key}")
             else:
                 try:
                     value = _integral(substitute(value, scope.env))
@@ -207,21 +209,40 @@ class _Builder:
             count = self.counters.get(scope.prefix + op, 0) + 1
             self.counters[scope.prefix + op] = count
             local = f"{op}_{count}"
-        attrs = {k: v for k, v in entry.items() if k not in _CONTROL_KEYS and k != "op"}
+        annotations = self.annotations_of(entry, fieldpath)
+        attrs = {k: v for k, v in entry.items()
+                 if k not in _CONTROL_KEYS and k != "op" and k not in ANNOTATIONS}
         node_name = scope.prefix + local
-        self.add_node(node_name, op, inputs, attrs, entry, fieldpath)
+        self.add_node(node_name, op, inputs, attrs, entry, fieldpath, annotations)
         scope.names[local] = node_name
         return node_name
 
+    def annotations_of(self, entry: LineDict, fieldpath: str) -> list[Annotation]:
+        """The layer's annotation keys, each built (and so checked) by its kind."""
+        out = []
+        for key, value in entry.items():
+            if key not in ANNOTATIONS:
+                continue
+            try:
+                out.append(ANNOTATIONS.get(key).from_yaml(value))
+            except SpecError as exc:
+                leaf = exc.field or ""
+                inner: Any = int(leaf[1:-1]) if leaf.startswith("[") else leaf
+                line = line_of(value, inner) if leaf and isinstance(value, (LineDict, LineList)) else None
+                path = f"{fieldpath}.{key}" + (leaf if leaf.startswith("[") or not leaf else f".{leaf}")
+                raise SpecError(exc.message, file=self.path, line=line or line_of(entry, key),
+                                field=path) from None
+        return out
+
     def add_node(self, name: str, op: str, inputs: tuple[str, ...], attrs: dict[str, Any],
-                 entry: LineDict, fieldpath: str) -> None:
+                 entry: LineDict, fieldpath: str, annotations: list[Annotation] | None = None) -> None:
         self.layer_count += 1
         if self.layer_count > _MAX_LAYERS:
             raise SpecError(f"the model expands to more than {_MAX_LAYERS:,} layers (check 'repeat')",
                             file=self.path, line=entry.line, field=fieldpath)
         try:
-            self.graph.add(name, op, inputs, attrs,
-                           source=Source(self.path, entry.line, fieldpath))
+            self.graph.add(name, op, inputs, attrs, source=Source(self.path, entry.line, fieldpath),
+                           annotations=annotations or ())
         except AccelsimError as exc:
             leaf = (exc.field or "").rsplit(".", 1)[-1]
             line = next((n for key, n in entry.key_lines.items() if str(key) == leaf), None)

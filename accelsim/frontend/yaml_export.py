@@ -1,7 +1,7 @@
 """Graph -> model YAML (docs/model-format.md), with weights in an ``.npz`` next to it.
 
 This is what ``accelsim convert`` writes: a flat ``layers:`` list, one flow mapping per layer,
-that ``load_model`` reads back to the same graph. Only attributes that differ from the op's
+that ``load_model`` reads back to the same graph, annotations included. Only attributes that differ from the op's
 defaults are written, and ``in:`` only where a layer does not simply follow the previous one,
 so the file stays readable and diffable.
 """
@@ -17,7 +17,7 @@ import yaml
 
 from ..errors import SpecError
 from ..fileio import write_atomic
-from ..ir import Graph, Node
+from ..ir import ANNOTATIONS, Graph, Node
 from ..ir.opdef import REQUIRED
 from .model_yaml import FORMAT_VERSION
 
@@ -57,11 +57,13 @@ def _layer(node: Node, previous: str | None) -> dict[str, Any]:
     if list(node.inputs) != ([previous] if previous is not None else None):
         entry["in"] = list(node.inputs)
     for key, spec in node.opdef.attrs.items():
-        if key in _LAYER_KEYS:
+        if key in _LAYER_KEYS or key in ANNOTATIONS:
             raise SpecError(f"attribute {key!r} of op {node.op!r} clashes with a layer key")
         value = node.attrs[key]
         if spec.default is REQUIRED or value != spec.default:
             entry[key] = value
+    for kind, ann in node.annotations.items():
+        entry[kind] = ann.to_yaml()
     return entry
 
 

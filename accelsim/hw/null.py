@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import Graph
-from .cost import FAMILIES, CostOptions, Family, LayerCost
+from .cost import FAMILIES, CostContext, Family, LayerCost, NoOptions
 from .spec import HardwareSpec, SpecReader
 
 __all__ = ["NullModel"]
@@ -15,7 +15,8 @@ def load_null(r: SpecReader, name: str) -> HardwareSpec:
 
 
 class NullModel:
-    def __init__(self, spec: HardwareSpec, options: CostOptions = CostOptions()) -> None:
+    def __init__(self, spec: HardwareSpec, options: NoOptions = NoOptions(),
+                 context: CostContext = CostContext()) -> None:
         self.spec = spec
 
     def layer_costs(self, graph: Graph) -> list[LayerCost]:

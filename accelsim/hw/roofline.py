@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..errors import MappingError
 from ..ir import DTYPES, Graph, Layer
-from .cost import FAMILIES, CostOptions, Family, LayerCost
+from .cost import FAMILIES, CostContext, Family, LayerCost, NoOptions
 from .spec import HardwareSpec, SpecReader
 from .technology import (OFFCHIP_TYPES, Technology, add_energy_j, mac_energy_j,
                          offchip_energy_per_byte_j, sram_energy_per_byte_j)
@@ -107,10 +107,12 @@ def load_roofline(r: SpecReader, name: str) -> RooflineSpec:
 class RooflineModel:
     """Costs layers on a :class:`RooflineSpec` (see the module docstring for the model)."""
 
-    def __init__(self, spec: RooflineSpec, options: CostOptions = CostOptions()) -> None:
+    def __init__(self, spec: RooflineSpec, options: NoOptions = NoOptions(),
+                 context: CostContext = CostContext()) -> None:
         self.spec = spec
         onchip = [m.size_bytes for m in spec.memories if not m.offchip and m.size_bytes]
         self.capacity = max(onchip) if onchip else 0.0
+        self.offchip = tuple(m.name for m in spec.memories if m.offchip)
 
     def _rates(self, layer: Layer) -> tuple[str, float, float]:
         dtype = layer.output.dtype.name
@@ -188,7 +190,7 @@ class RooflineModel:
                 name=layer.name, op=layer.op, macs=w.macs, ops=w.ops, params=layer.params,
                 cycles=math.ceil(cycles), latency_s=latency,
                 ideal_s=ideal_s, energy_by_component_j=tuple(energy.items()),
-                bytes_by_level=tuple(traffic.items()),
+                bytes_by_level=tuple(traffic.items()), offchip=self.offchip,
                 time_by_bound_s=((bound, latency),), bound=bound,
             ))
         return costs

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from ..errors import SpecError
-from ..frontend.yamlread import LineDict, LineList, line_of
+from ..yamlread import LineDict, LineList, line_of
 from ..registry import did_you_mean
 from ..units import parse_quantity
 from .technology import Technology
@@ -32,6 +32,8 @@ class HardwareSpec:
     frequency_hz: float
     technology: Technology
     source: str | None = None
+    # What ``estimate`` casts a model to unless told otherwise; None keeps declared types.
+    default_precision: str | None = None
 
 
 class SpecReader:

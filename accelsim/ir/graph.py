@@ -1,8 +1,11 @@
 """The graph IR: typed op nodes on a networkx DiGraph, with shape inference and a lint.
 
-Nodes are frozen values (name, op, inputs, attrs, source); the ``Graph`` is the only mutable
-container. Every node has exactly one output tensor, named after the node. Shapes are
-inferred on demand in topological order and cached until the graph changes.
+Nodes are frozen values (name, op, inputs, attrs, annotations, source); the ``Graph`` is the
+only mutable container. Every node has exactly one output tensor, named after the node.
+Shapes are inferred on demand in topological order and cached until the graph changes.
+Passes change a graph through :meth:`Graph.annotate` and the rewrites :meth:`Graph.replace`,
+:meth:`Graph.remove` and :meth:`Graph.insert_after`, each of which leaves a verified graph
+or, on failure, the graph as it was.
 """
 
 from __future__ import annotations
@@ -10,16 +13,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import networkx as nx
 
 from ..errors import GraphError, SpecError, UnsupportedOpError
+from .annotations import Annotation, Site, lower_annotated, site_problems
 from .opdef import OPS, AttrError, OpDef, ShapeError, normalize_attrs
 from .types import DType, TensorType
 from .workload import Workload
 
-__all__ = ["Source", "Node", "Layer", "Graph"]
+__all__ = ["Source", "Node", "NodeSpec", "Layer", "Graph"]
+
+_NO_ANNOTATIONS: Mapping[str, Annotation] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -33,17 +39,33 @@ class Source:
 
 @dataclass(frozen=True)
 class Node:
-    """One op application. ``attrs`` are complete and checked (see ``normalize_attrs``)."""
+    """One op application. ``attrs`` are complete and checked (see ``normalize_attrs``);
+    ``annotations`` are keyed by their kind (``quant``, ``sparsity``, ...)."""
 
     name: str
     op: str
     inputs: tuple[str, ...]
     attrs: Mapping[str, Any]
     source: Source = field(default=Source(), compare=False)
+    annotations: Mapping[str, Annotation] = field(default_factory=lambda: _NO_ANNOTATIONS)
 
     @property
     def opdef(self) -> OpDef:
         return OPS.get(self.op)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node to add in a rewrite (:meth:`Graph.replace`): what :meth:`Graph.add` takes,
+    plus its weight arrays. ``source`` None: the source of the node it stands in for."""
+
+    name: str
+    op: str
+    inputs: tuple[str, ...] = ()
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    annotations: tuple[Annotation, ...] = ()
+    weights: Mapping[str, Any] = field(default_factory=dict)
+    source: Source | None = None
 
 
 @dataclass(frozen=True)
@@ -88,13 +110,15 @@ class Graph:
     # ------------------------------------------------------------------ building
 
     def add(self, name: str, op: str, inputs: tuple[str, ...] | list[str] = (),
-            attrs: Mapping[str, Any] | None = None, *, source: Source = Source()) -> Node:
-        """Add a node; its inputs may be added later (checked by :meth:`verify`).
+            attrs: Mapping[str, Any] | None = None, *, source: Source = Source(),
+            annotations: Iterable[Annotation] = ()) -> Node:
+        """Add a node; its inputs may be added later (checked by :meth:`verify`, as are the
+        annotations' fit to the op).
 
         Raises:
             UnsupportedOpError: ``op`` is not in the op registry.
             SpecError: unknown, missing or ill-typed attribute; wrong number of inputs.
-            GraphError: the name is taken.
+            GraphError: the name is taken; two annotations of one kind.
         """
         where = dict(file=source.file, line=source.line)
         if op not in OPS:
@@ -115,7 +139,14 @@ class Graph:
                             field=_field(source, "in"), **where)
         if name in self:
             raise GraphError(f"layer name {name!r} is used twice", field=_field(source, "name"), **where)
-        node = Node(name, op, inputs, MappingProxyType(dict(norm)), source)
+        keyed: dict[str, Annotation] = {}
+        for ann in annotations:
+            if ann.kind in keyed:
+                raise GraphError(f"layer {name!r} has two {ann.kind!r} annotations",
+                                 field=_field(source, ann.kind), **where)
+            keyed[ann.kind] = ann
+        node = Node(name, op, inputs, MappingProxyType(dict(norm)), source,
+                    MappingProxyType(keyed) if keyed else _NO_ANNOTATIONS)
         self._g.add_node(name, node=node)
         for i in inputs:
             if i not in self._g:
@@ -126,6 +157,18 @@ class Graph:
 
     def set_outputs(self, names: list[str]) -> None:
         self._outputs = list(names)
+
+    def annotate(self, name: str, ann: Annotation) -> Node:
+        """Attach ``ann`` to layer ``name``, replacing one of the same kind; return the new
+        node (nodes are frozen). Its fit to the op is checked by :meth:`verify`.
+
+        Raises:
+            GraphError: there is no layer ``name``.
+        """
+        node = self._existing(name)
+        new = replace(node, annotations=MappingProxyType({**node.annotations, ann.kind: ann}))
+        self._g.nodes[name]["node"] = new
+        return new
 
     def set_weights(self, name: str, arrays: Mapping[str, Any]) -> None:
         """Attach weight arrays (numpy) to a node; shapes are checked by :meth:`verify`."""
@@ -169,6 +212,12 @@ class Graph:
     def consumers(self, name: str) -> list[str]:
         return list(self._g.successors(name))
 
+    def _existing(self, name: str) -> Node:
+        if name not in self:
+            from ..registry import did_you_mean
+            raise GraphError(f"no layer {name!r}; {did_you_mean(str(name), [n.name for n in self.nodes()])}")
+        return self.node(name)
+
     # ------------------------------------------------------------------ checking
 
     def verify(self) -> None:
@@ -200,6 +249,19 @@ class Graph:
         self.types()
         for name, arrays in self._weights.items():
             self._check_weights(name, arrays)
+        for node in self.nodes():
+            if node.annotations:
+                self._check_annotations(node)
+
+    def _check_annotations(self, node: Node) -> None:
+        ins = tuple(self.types()[i] for i in node.inputs)
+        site = Site(node.opdef, ins, self.types()[node.name], node.opdef.weight_shapes(list(ins), node.attrs))
+        problems = site_problems(node.annotations, site)
+        if problems:
+            kind, (leaf, message) = problems[0]
+            raise GraphError(f"layer {node.name!r} ({node.op}): {kind}: {message}",
+                             file=node.source.file, line=node.source.line,
+                             field=_field(node.source, f"{kind}.{leaf}" if leaf else kind))
 
     def _check_weights(self, name: str, arrays: Mapping[str, Any]) -> None:
         node = self.node(name)
@@ -254,7 +316,8 @@ class Graph:
             shapes = node.opdef.weight_shapes(ins, node.attrs)
             params = sum(math.prod(s) for s in shapes.values())
             try:
-                workload = node.opdef.lower(ins, types[node.name], node.attrs)
+                workload = lower_annotated(node.opdef, ins, types[node.name], node.attrs,
+                                           node.annotations.values())
                 too_large = max(params, workload.macs, workload.ops) > _MAX_COUNT
             except OverflowError:
                 too_large = True
@@ -310,6 +373,111 @@ class Graph:
             if "dtype" in node.attrs and _is_castable(node.attrs["dtype"]):
                 change[node.name] = replace(node, attrs=MappingProxyType({**node.attrs, "dtype": dt.name}))
         return self._replace_nodes(change)
+
+    # ------------------------------------------------------------------ rewrites
+
+    def replace(self, name: str, nodes: Sequence[NodeSpec], output: str) -> list[Node]:
+        """Put ``nodes`` in the place of layer ``name``; return them as added.
+
+        Readers of ``name`` and the graph outputs read ``output`` instead: one of the new
+        nodes (which may reuse the name ``name``) or any other layer. The new nodes may read
+        each other and any other layer. ``name`` goes with its weights, as do constants that
+        only it read; each new node gets the weights of its spec.
+
+        Raises:
+            GraphError: there is no layer ``name``; a new name is taken; ``output`` is not a
+                layer; the result does not verify (a layer whose input shapes no longer fit
+                is named). The graph is then unchanged.
+            SpecError, UnsupportedOpError: a new node is malformed (see :meth:`add`).
+        """
+        old = self._existing(name)
+
+        def edit(g: Graph) -> list[Node]:
+            readers = g.consumers(name)
+            g._g.remove_node(name)
+            g._weights.pop(name, None)
+            added = [g._add_spec(spec, old.source) for spec in nodes]
+            if output not in g:
+                raise GraphError(f"the replacement of layer {name!r} names output {output!r}, "
+                                 "which is not a layer", file=old.source.file, line=old.source.line)
+            g._redirect(name, output, readers)
+            g._drop_unread_constants(old.inputs)
+            return added
+
+        return self._rewrite(edit)
+
+    def remove(self, name: str) -> None:
+        """Remove layer ``name``, which must have one data input (constants aside); its
+        readers and the graph outputs read that input instead (an identity, a dropout).
+
+        Raises:
+            GraphError: no layer ``name``; it has no data input or more than one; a reader
+                cannot take the input's shape. The graph is then unchanged.
+        """
+        node = self._existing(name)
+        data = sorted({i for i in node.inputs if not (i in self and self.node(i).op == "constant")})
+        if len(data) != 1:
+            raise GraphError(f"layer {name!r} ({node.op}) has {len(data)} data inputs; only a layer "
+                             "with one can be removed (its readers then read that input)",
+                             file=node.source.file, line=node.source.line, field=node.source.field)
+        self.replace(name, (), data[0])
+
+    def insert_after(self, name: str, new_name: str, op: str, attrs: Mapping[str, Any] | None = None, *,
+                     annotations: Iterable[Annotation] = (), weights: Mapping[str, Any] | None = None,
+                     source: Source | None = None) -> Node:
+        """Add layer ``new_name`` reading ``name``; the readers of ``name`` and the graph
+        outputs it was read ``new_name`` instead. Return the new node.
+
+        Raises:
+            GraphError: no layer ``name``; ``new_name`` is taken; the result does not verify.
+                The graph is then unchanged.
+            SpecError, UnsupportedOpError: the new node is malformed (see :meth:`add`).
+        """
+        node = self._existing(name)
+        spec = NodeSpec(new_name, op, (name,), attrs or {}, tuple(annotations), weights or {}, source)
+
+        def edit(g: Graph) -> Node:
+            readers = g.consumers(name)
+            added = g._add_spec(spec, node.source)
+            g._redirect(name, new_name, readers)
+            return added
+
+        return self._rewrite(edit)
+
+    def _rewrite(self, edit: Callable[["Graph"], Any]) -> Any:
+        """Run ``edit`` on a copy, verify it, and only then take its state: a failed rewrite
+        leaves this graph as it was."""
+        g = self.copy()
+        result = edit(g)
+        g.verify()
+        self._g, self._outputs, self._weights, self._types = g._g, g._outputs, g._weights, g._types
+        return result
+
+    def _add_spec(self, spec: NodeSpec, source: Source) -> Node:
+        node = self.add(spec.name, spec.op, spec.inputs, spec.attrs, annotations=spec.annotations,
+                        source=source if spec.source is None else spec.source)
+        if spec.weights:
+            self.set_weights(spec.name, spec.weights)
+        return node
+
+    def _redirect(self, old: str, new: str, readers: list[str]) -> None:
+        """Make ``readers`` and the graph outputs read ``new`` where they read ``old``."""
+        for reader in readers:
+            node = self.node(reader)
+            inputs = tuple(new if i == old else i for i in node.inputs)
+            self._g.nodes[reader]["node"] = replace(node, inputs=inputs)
+            if old != new and self._g.has_edge(old, reader):
+                self._g.remove_edge(old, reader)
+            self._g.add_edge(new, reader)
+        self._outputs = [new if o == old else o for o in self._outputs]
+        self._types = None
+
+    def _drop_unread_constants(self, names: Iterable[str]) -> None:
+        for name in set(names):
+            if name in self and self.node(name).op == "constant" and not self.consumers(name) \
+                    and name not in self._outputs:
+                self._g.remove_node(name)
+                self._weights.pop(name, None)
 
 
 def _is_castable(name: str) -> bool:

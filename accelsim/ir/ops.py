@@ -19,7 +19,7 @@ from .opdef import OPS, REQUIRED, Attr, OpDef, ShapeError
 from .types import DTYPES, TensorType, dtype
 from .workload import Workload
 
-__all__ = ["OPS", "broadcast_shapes", "conv_output_size"]
+__all__ = ["OPS", "broadcast_shapes", "conv_output_size", "resolve_padding"]
 
 A = Mapping[str, Any]
 
@@ -31,9 +31,23 @@ def _bytes(types: list[TensorType]) -> float:
     return sum(t.nbytes for t in types)
 
 
+def _weight_width(ins: list[TensorType]) -> int:
+    """Weights are held at the width of the layer's first input: the IR gives a layer one
+    dtype, and a ``quant`` annotation sets the weight width apart from it."""
+    return ins[0].dtype.bits if ins else 32
+
+
 def _weight_bytes(op: OpDef, ins: list[TensorType], a: A) -> float:
-    bits = ins[0].dtype.bits if ins else 32
-    return sum(math.prod(s) for s in op.weights(ins, a).values()) * bits / 8
+    return sum(math.prod(s) for s in op.weights(ins, a).values()) * _weight_width(ins) / 8
+
+
+def _widths(ins: list[TensorType], out: TensorType, weight_bits: int | None = None) -> dict[str, int]:
+    """The widths a lowering counts its bytes at: the first input's (the output's for a
+    source), the weights' (see ``_weight_width``) and the output's. A ``quant`` annotation
+    rescales from these, so a lowering must name the widths it used."""
+    act = ins[0].dtype.bits if ins else out.dtype.bits
+    return {"act_bits": act, "weight_bits": act if weight_bits is None else weight_bits,
+            "out_bits": out.dtype.bits}
 
 
 def _norm_axis(axis: int, rank: int, what: str = "axis") -> int:
@@ -63,9 +77,10 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_total: int, dilati
     return (-(-num // stride) if ceil_mode else num // stride) + 1
 
 
-def _pads(a: A, h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int],
-          dilation: tuple[int, int] = (1, 1)) -> tuple[int, int, int, int]:
-    """(top, left, bottom, right); 'same' pads like TensorFlow (extra at the end)."""
+def resolve_padding(a: A, h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int],
+                    dilation: tuple[int, int] = (1, 1)) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) of a conv or pool on an h x w input; 'same' pads like
+    TensorFlow (extra at the end)."""
     p = a["padding"]
     if p != "same":
         return p
@@ -84,7 +99,7 @@ def _spatial(x: TensorType, a: A, kernel: tuple[int, int], *, ceil_mode: bool = 
     _, _, h, w = x.shape
     stride = a["stride"]
     dil = a.get("dilation", (1, 1))
-    t, l, b, r = _pads(a, h, w, kernel, stride, dil)
+    t, l, b, r = resolve_padding(a, h, w, kernel, stride, dil)
     p = conv_output_size(h, kernel[0], stride[0], t + b, dil[0], ceil_mode)
     q = conv_output_size(w, kernel[1], stride[1], l + r, dil[1], ceil_mode)
     if p <= 0 or q <= 0:
@@ -106,7 +121,7 @@ def _elementwise(ins: list[TensorType], out: TensorType, ops_per_element: float,
         kind="elementwise", dims=(("size", out.numel),), macs=0,
         ops=int(round(out.numel * ops_per_element)),
         input_bytes=_bytes(ins), weight_bytes=weight_bytes, output_bytes=out.nbytes,
-        bits=out.dtype.bits,
+        **_widths(ins, out),
     )
 
 
@@ -125,7 +140,7 @@ def _source_type(ins: list[TensorType], a: A) -> TensorType:
 
 def _data_lowering(ins: list[TensorType], out: TensorType, a: A) -> Workload:
     return Workload(kind="data", dims=(("size", out.numel),), macs=0, ops=0, input_bytes=0.0,
-                    weight_bytes=0.0, output_bytes=0.0, bits=out.dtype.bits)
+                    weight_bytes=0.0, output_bytes=0.0, **_widths(ins, out))
 
 
 _define(
@@ -139,7 +154,7 @@ _define(
 def _constant_lowering(ins: list[TensorType], out: TensorType, a: A) -> Workload:
     # A constant is a parameter tensor that a consumer reads; it costs its bytes once.
     return Workload(kind="data", dims=(("size", out.numel),), macs=0, ops=0, input_bytes=0.0,
-                    weight_bytes=out.nbytes, output_bytes=0.0, bits=out.dtype.bits)
+                    weight_bytes=out.nbytes, output_bytes=0.0, **_widths(ins, out))
 
 
 _define(
@@ -185,7 +200,7 @@ def _conv_lower(ins: list[TensorType], out: TensorType, a: A) -> Workload:
     return Workload(
         kind="conv", dims=dims, macs=macs, ops=out.numel if a["bias"] else 0,
         input_bytes=x.nbytes, weight_bytes=_weight_bytes(CONV2D, ins, a), output_bytes=out.nbytes,
-        strides=a["stride"], dilation=a["dilation"], bits=x.dtype.bits,
+        strides=a["stride"], dilation=a["dilation"], **_widths(ins, out),
     )
 
 
@@ -229,7 +244,7 @@ def _linear_lower(ins: list[TensorType], out: TensorType, a: A) -> Workload:
     return Workload(
         kind="gemm", dims=(("B", 1), ("M", rows), ("N", n), ("K", k)), macs=rows * n * k,
         ops=out.numel if a["bias"] else 0, input_bytes=x.nbytes,
-        weight_bytes=_weight_bytes(LINEAR, ins, a), output_bytes=out.nbytes, bits=x.dtype.bits,
+        weight_bytes=_weight_bytes(LINEAR, ins, a), output_bytes=out.nbytes, **_widths(ins, out),
     )
 
 
@@ -257,7 +272,7 @@ def _matmul_lower(ins: list[TensorType], out: TensorType, a: A) -> Workload:
     b = math.prod(out.shape[:-2])
     return Workload(
         kind="gemm", dims=(("B", b), ("M", m), ("N", n), ("K", k)), macs=b * m * n * k, ops=0,
-        input_bytes=_bytes(ins), weight_bytes=0.0, output_bytes=out.nbytes, bits=x.dtype.bits,
+        input_bytes=_bytes(ins), weight_bytes=0.0, output_bytes=out.nbytes, **_widths(ins, out),
     )
 
 
@@ -282,7 +297,7 @@ def _pool_lower(ins: list[TensorType], out: TensorType, a: A) -> Workload:
     return Workload(
         kind="pool", dims=(("N", n), ("C", c), ("P", p), ("Q", q), ("R", r), ("S", s)), macs=0,
         ops=out.numel * r * s, input_bytes=_bytes(ins), weight_bytes=0.0, output_bytes=out.nbytes,
-        strides=a["stride"], bits=out.dtype.bits,
+        strides=a["stride"], **_widths(ins, out),
     )
 
 
@@ -343,13 +358,13 @@ def _channel_infer(ins: list[TensorType], a: A) -> TensorType:
 _define(
     "batchnorm", attrs={"eps": Attr("float", 1e-5, minimum=0)},
     infer=_channel_infer, weights=lambda ins, a: {"scale": (ins[0].shape[1],), "bias": (ins[0].shape[1],)},
-    lower=lambda ins, out, a: _elementwise(ins, out, 2, 2 * ins[0].shape[1] * ins[0].dtype.bits / 8),
+    lower=lambda ins, out, a: _elementwise(ins, out, 2, 2 * ins[0].shape[1] * _weight_width(ins) / 8),
     doc="Inference batchnorm on axis 1: a scale and a shift per channel.",
 )
 _define(
     "layernorm", attrs={"eps": Attr("float", 1e-5, minimum=0)},
     infer=_same_type, weights=lambda ins, a: {"scale": (ins[0].shape[-1],), "bias": (ins[0].shape[-1],)},
-    lower=lambda ins, out, a: _elementwise(ins, out, 5, 2 * ins[0].shape[-1] * ins[0].dtype.bits / 8),
+    lower=lambda ins, out, a: _elementwise(ins, out, 5, 2 * ins[0].shape[-1] * _weight_width(ins) / 8),
     doc="Layer normalisation over the last axis (mean, variance, normalise, scale, shift).",
 )
 _define(
@@ -489,7 +504,7 @@ def _slice_lower(ins: list[TensorType], out: TensorType, a: A) -> Workload:
     # Only the selected elements are read.
     return Workload(kind="elementwise", dims=(("size", out.numel),), macs=0, ops=0,
                     input_bytes=out.nbytes, weight_bytes=0.0, output_bytes=out.nbytes,
-                    bits=out.dtype.bits)
+                    **_widths(ins, out))
 
 
 _define("slice",
@@ -514,7 +529,7 @@ def _embedding_lower(ins: list[TensorType], out: TensorType, a: A) -> Workload:
     # A lookup reads one row per id, not the whole table.
     return Workload(kind="data", dims=(("size", out.numel),), macs=0, ops=0,
                     input_bytes=ins[0].nbytes, weight_bytes=out.nbytes, output_bytes=out.nbytes,
-                    bits=out.dtype.bits)
+                    **_widths(ins, out, weight_bits=out.dtype.bits))
 
 
 _define(

@@ -1,6 +1,6 @@
 """Cycle-by-cycle simulation of a GEMM on an R x C systolic array (OS, WS and IS dataflows).
 
-Closed-form twin: :func:`accelsim.hw.systolic_timing.fold_cycles`; the cycle count returned
+Closed-form twin: :func:`accelsim.hw.systolic.timing.fold_cycles`; the cycle count returned
 here equals it for every shape and array size (``tests/unit/kernels``). Nothing here knows
 the IR or the specs: the inputs are two matrices, the array size and the dataflow name.
 
@@ -23,13 +23,14 @@ t* when it is latched into that buffer at the clock edge ending cycle ``t``.
   rows of A; IS keeps A transposed (K x M), streams the columns of B and produces
   ``out`` transposed.
 
-The problem is tiled into folds (``accelsim.hw.systolic_timing``); an edge tile is padded
+The problem is tiled into folds (``accelsim.hw.systolic.timing``); an edge tile is padded
 with zeros to the whole array and runs the same schedule (the padding lanes carry valid
 zeros), folds run back to back, and WS/IS partial sums of different K tiles are added in
 the output buffer. A fold ends in the cycle its last output leaves the array.
 
 The per-fold kernels are numba ``@njit(cache=True)`` functions when numba is installed
-and plain Python otherwise (the ``.py_func`` of each is the same code, uncompiled).
+and plain Python otherwise (:mod:`accelsim.kernels.jit`; the ``.py_func`` of each is the
+same code, uncompiled).
 """
 
 from __future__ import annotations
@@ -39,14 +40,7 @@ from typing import Callable
 
 import numpy as np
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - exercised only where numba is absent
-    def njit(*args, **kwargs):  # type: ignore[no-redef]
-        """Stand-in for ``numba.njit``: returns the function unchanged."""
-        if len(args) == 1 and callable(args[0]) and not kwargs:
-            return args[0]
-        return lambda fn: fn
+from .jit import njit
 
 __all__ = ["simulate"]
 
@@ -339,7 +333,7 @@ def simulate(a: np.ndarray, b: np.ndarray, rows: int, cols: int, dataflow: str
         ``(out, cycles)``: ``out[M, N]`` accumulated in int64 (integer inputs) or float64,
         and the cycles from the first data movement of the first fold to the cycle the last
         output of the last fold leaves the array; equal to
-        :func:`accelsim.hw.systolic_timing.fold_cycles`.
+        :func:`accelsim.hw.systolic.timing.fold_cycles`.
 
     Raises:
         ValueError: unknown dataflow, shapes that do not form a GEMM, sizes below 1.

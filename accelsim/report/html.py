@@ -130,7 +130,8 @@ def _page(est: Estimate) -> str:
         ("MACs", f"{t['macs']:,}"), ("parameters", f"{t['params']:,}"), ("cycles", f"{t['cycles']:,}"),
         ("utilisation", f"{t['utilization']:.1%}"), ("mostly bound by", t["bound"]),
     ]
-    rows += [(f"bytes moved: {k[6:]}", f"{v:,.0f}") for k, v in t.items() if k.startswith("bytes_")]
+    rows += [("bytes moved off-chip", f"{t['bytes_dram']:,.0f}"), ("bytes moved on-chip", f"{t['bytes_onchip']:,.0f}")]
+    rows += [(f"bytes moved: {k}", f"{v:,.0f}") for k, v in t["bytes_by_level"].items()]
     rows += [(f"energy: {k}", format_si(v, "J")) for k, v in t["energy_by_component_j"].items()]
     table = "\n".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
                       for k, v in rows)

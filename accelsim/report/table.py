@@ -59,17 +59,29 @@ def render_table(est: Estimate) -> str:
     return render_grid(header, rows, right) + "\n\n" + summary + "\n"
 
 
+def _flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested figures as flat columns, ``parent.child``; lists as JSON text."""
+    import json
+
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat(value, name + "."))
+        elif isinstance(value, (list, tuple)):
+            out[name] = json.dumps(value)
+        else:
+            out[name] = value
+    return out
+
+
 def render_csv(est: Estimate) -> str:
-    """One row per layer plus a TOTAL row; columns are the JSON keys (SI units)."""
+    """One row per layer plus a TOTAL row; columns are the JSON keys (SI units), nested ones
+    flattened as ``bytes_by_level.dram``, ``details.gemm.M``; pandas reads it as it is."""
     data = est.to_dict()
     rows = [dict(layer, output_shape="x".join(map(str, layer["output_shape"]))) for layer in data["layers"]]
     rows.append({"name": "TOTAL", "op": "", "output_shape": "", **data["totals"]})
-    components: list[str] = []
-    for row in rows:
-        for comp, value in row.pop("energy_by_component_j").items():
-            row[f"energy_{comp}_j"] = value
-            if comp not in components:
-                components.append(comp)
+    rows = [_flat(row) for row in rows]
     fields: list[str] = []
     for row in rows:
         fields.extend(k for k in row if k not in fields)

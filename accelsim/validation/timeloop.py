@@ -101,7 +101,7 @@ def _model_checks() -> list[Check]:
             continue
         p = e.paths()
         stats = read_stats(p["stats"])
-        layer = estimate(p["prob"], load_hardware(p["arch"], ert=p["ert"]), mapping=p["map"]).layers[0]
+        layer = estimate(p["prob"], load_hardware(p["arch"], ert=p["ert"]), options={"mapping": p["map"]}).layers[0]
         case = f"timeloop.{e.id}"
         checks.append(Check(case, "cycles", layer.cycles, stats.cycles, 0.0, SOURCE))
         matching, total = _matching_counts(layer.details["accesses"], stats)
@@ -131,8 +131,8 @@ def mapper_result(run: MapperRun) -> tuple[int, float]:
     """(cycles, energy J) of accelsim's mapping for ``run``, with Timeloop's energy table and
     objective."""
     p = run.exercise.paths()
-    layer = estimate(p["prob"], load_hardware(p["arch"], ert=p["ert"]), objective="latency",
-                     constraints=run.constraints_path()).layers[0]
+    layer = estimate(p["prob"], load_hardware(p["arch"], ert=p["ert"]),
+                     options={"objective": "latency", "constraints": run.constraints_path()}).layers[0]
     return layer.cycles, layer.energy_j
 
 

@@ -274,6 +274,24 @@ def test_model_missing_layers(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert_located(rc, err, path, 1, "layers", "missing")
 
 
+def test_model_with_annotations_estimates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = replace_line(MODEL, 7, "    kernel: 3\n    quant: {weight_bits: 4, act_bits: 8}\n    fused: [relu]")
+    rc, _, err, _ = estimate_model(tmp_path, capsys, text)
+    assert (rc, err) == (0, "")
+
+
+@pytest.mark.parametrize("line, new, err_line, field, fragment", [
+    (7, "    kernel: 3\n    quant: {weight_bits: 99, act_bits: 8}", 8, "layers[0].quant.weight_bits",
+     "must be 1 to 64"),
+    (8, "  - {op: relu, sharing: {bits: 4}}", 8, "layers[1].sharing", "needs an op with weights"),
+    (11, "    out_features: 10\n    fused: [softmx]", 12, "layers[3].fused[0]", "did you mean 'softmax'"),
+])
+def test_model_bad_annotation(tmp_path: Path, capsys: pytest.CaptureFixture[str], line: int, new: str,
+                              err_line: int, field: str, fragment: str) -> None:
+    rc, _, err, path = estimate_model(tmp_path, capsys, replace_line(MODEL, line, new))
+    assert_located(rc, err, path, err_line, field, fragment)
+
+
 def test_model_unmappable_layer_zoo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, rep = tmp_path / "out.json", tmp_path / "rep"
     rc, stdout, err = run(["estimate", "digits_mlp", "--hw", "tpu_v1", "--precision", "fp32",

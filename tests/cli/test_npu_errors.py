@@ -126,10 +126,10 @@ def test_without_a_mapping_the_mapper_finds_one(tmp_path: Path, capsys: pytest.C
 def test_no_mapping_and_no_search(tmp_path: Path) -> None:
     from accelsim.errors import MappingError
     from accelsim.frontend import load_model
-    from accelsim.hw import CostOptions, cost_model, load_hardware
+    from accelsim.hw import cost_model, load_hardware
 
     arch, prob = write(tmp_path, "arch.yaml", ARCH), write(tmp_path, "prob.yaml", PROBLEM)
-    model = cost_model(load_hardware(arch), CostOptions(mapper=None))
+    model = cost_model(load_hardware(arch))  # no CostContext.mapper
     with pytest.raises(MappingError, match="no mapping search is available .* layer 'Conv1D'") as info:
         model.layer_costs(load_model(prob))
     assert info.value.file == arch
@@ -173,7 +173,7 @@ def test_constraints_narrow_the_search(tmp_path: Path, capsys: pytest.CaptureFix
     path = write(tmp_path, "cons.yaml", CONSTRAINTS)
     paths = {"arch": write(tmp_path, "arch.yaml", ARCH), "prob": write(tmp_path, "prob.yaml", PROBLEM)}
     assert main(["estimate", paths["prob"], "--hw", paths["arch"], "--constraints", path, "--json"]) == 0
-    nest = json.loads(capsys.readouterr().out)["layers"][0]["loop_nest"]
+    nest = json.loads(capsys.readouterr().out)["layers"][0]["details"]["loop_nest"]
     buffer = nest.split("Buffer")[1]
     assert buffer.startswith(" [ Inputs:6 (6) ]") and buffer.strip().endswith("for R in [0:3)\n|       << Compute >>")
 
@@ -183,3 +183,29 @@ def test_constraints_need_a_mapping_search(tmp_path: Path, capsys: pytest.Captur
     rc = main(["estimate", "digits_mlp", "--hw", "tpu_v1_roofline", "--constraints", path])
     out, err = capsys.readouterr()
     assert_error(rc, out, err, f"{path}: constraints: ", "roofline hardware has none")
+
+
+ERT = """\
+ERT:
+  version: '0.4'
+  tables:
+  - name: System.MainMemory[1..1]
+    actions:
+    - {name: read, energy: 100.0}
+  - name: System.Buffer[1..4]
+    actions:
+    - {name: read, energy: 1.0}
+"""
+
+
+def test_a_warning_is_one_line_on_stderr_and_the_run_goes_on(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # This table was made for 4 buffers; the architecture has one.
+    paths = {"arch": write(tmp_path, "arch.yaml", ARCH), "prob": write(tmp_path, "prob.yaml", PROBLEM),
+             "map": write(tmp_path, "map.yaml", MAPPING), "ert": write(tmp_path, "ert.yaml", ERT)}
+    rc = main(["estimate", paths["prob"], "--hw", paths["arch"], "--mapping", paths["map"], "--ert", paths["ert"],
+               "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and json.loads(out)["layers"][0]["name"] == "Conv1D"
+    (line,) = err.splitlines()
+    assert line.startswith(f"accelsim: warning: {paths['ert']}:7: ") and "Buffer" in line, line

@@ -37,10 +37,11 @@ def test_json_carries_scalesim_figures(capsys):
     data = json.loads(out)
     ref = reference("sa32_user_small_ws__resnet18_Conv3_s")
     (layer,) = data["layers"]
-    assert (layer["name"], layer["mode"], layer["dataflow"]) == ("Conv3_s", "scalesim", "ws")
-    assert {k: float(v) for k, v in layer["scalesim"].items()} == {k: float(ref[k]) for k in layer["scalesim"]}
+    details = layer["details"]
+    assert (layer["name"], details["mode"], details["dataflow"]) == ("Conv3_s", "scalesim", "ws")
+    assert {k: float(v) for k, v in details["scalesim"].items()} == {k: float(ref[k]) for k in details["scalesim"]}
     assert data["totals"]["cycles"] == int(ref["total_cycles_incl_prefetch"])
-    assert layer["accesses"]["dram_reads"]["ifmap"] == int(ref["dram_ifmap_reads"])
+    assert details["accesses"]["dram_reads"]["ifmap"] == int(ref["dram_ifmap_reads"])
 
 
 COMPUTE_HEADER = ("LayerID, Total Cycles (incl. prefetch), Total Cycles, Stall Cycles, Overall Util %, "
@@ -82,7 +83,7 @@ def test_scalesim_report_matches_scalesim(tmp_path, capsys, cfg):
 def test_bundled_scalesim_32x32_equals_the_cfg(capsys):
     rc, out, _ = run(["estimate", TOPO / "yolo_tiny_Conv9.csv", "--hw", "scalesim_32x32", "--json"], capsys)
     ref = reference("sa32_calc_os__yolo_tiny_Conv9")
-    figures = json.loads(out)["layers"][0]["scalesim"]
+    figures = json.loads(out)["layers"][0]["details"]["scalesim"]
     assert rc == 0 and all(float(figures[k]) == float(ref[k]) for k in figures)
 
 
@@ -91,9 +92,9 @@ def test_compat_flag_on_a_default_spec(tmp_path, capsys):
     path = tmp_path / "sa.yaml"
     path.write_text(spec.replace("mode: scalesim", "mode: default"))
     rc, out, _ = run(["estimate", TOPO / "gemm_7x5x3.csv", "--hw", path, "--json"], capsys)
-    assert rc == 0 and json.loads(out)["layers"][0]["systolic"]["total_cycles"] == 2 * 32 + 32 + 3 - 2  # 2R+C+T-2, no -1
+    assert rc == 0 and json.loads(out)["layers"][0]["details"]["systolic"]["total_cycles"] == 2 * 32 + 32 + 3 - 2  # 2R+C+T-2, no -1
     rc, out, _ = run(["estimate", TOPO / "gemm_7x5x3.csv", "--hw", path, "--json", "--compat", "scalesim"], capsys)
-    assert rc == 0 and json.loads(out)["layers"][0]["scalesim"]["total_cycles"] == 3 + 32 + 32 - 2 - 1  # T+R+C-2, -1
+    assert rc == 0 and json.loads(out)["layers"][0]["details"]["scalesim"]["total_cycles"] == 3 + 32 + 32 - 2 - 1  # T+R+C-2, -1
 
 
 def one_line_error(rc, out, err, *fragments):

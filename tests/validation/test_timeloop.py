@@ -76,7 +76,7 @@ def test_counts_cycles_and_energy_match_timeloop(case: tuple, capsys: pytest.Cap
     (layer,) = data["layers"]
     assert layer["cycles"] == stats.cycles
     assert layer["macs"] == stats.computes
-    accesses = layer["accesses"]
+    accesses = layer["details"]["accesses"]
     storage = {name: level for name, level in levels.items() if "Computes (total)" not in level}
     assert list(accesses) == list(reversed(storage))  # same levels, outermost first
     for name, level in storage.items():
@@ -106,11 +106,11 @@ def test_timeloops_own_flattened_architecture_reads_the_same(capsys: pytest.Capt
     nested = json.loads(capsys.readouterr().out)["layers"][0]
     assert main([*argv, "--hw", str(flattened)]) == 0
     flat = json.loads(capsys.readouterr().out)["layers"][0]
-    assert (flat["accesses"], flat["cycles"], flat["energy_j"]) == (nested["accesses"], nested["cycles"],
+    assert (flat["details"]["accesses"], flat["cycles"], flat["energy_j"]) == (nested["details"]["accesses"], nested["cycles"],
                                                                    nested["energy_j"])
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[6] == "model"], ids=[c[0] for c in CASES if c[6] == "model"])
 def test_loop_nest_matches_timeloop_map_txt(case: tuple, capsys: pytest.CaptureFixture[str]) -> None:
     data = _run(case, capsys)
-    assert data["layers"][0]["loop_nest"] == _paths(case)["map_txt"].read_text(encoding="utf-8")
+    assert data["layers"][0]["details"]["loop_nest"] == _paths(case)["map_txt"].read_text(encoding="utf-8")

@@ -9,6 +9,13 @@ by a list of names (``model/topology.hpp``): a read is ``random_read`` or ``read
 ``mult`` or ``compute``. Missing read/fill/update actions cost the component's most
 expensive action, as in Timeloop.
 
+A component's key carries its instance count as index ranges: ``Buffer[1..16]`` (Accelergy
+0.4, the flattened count) or ``system.PE[0..167].pe_spad`` (0.2, one range per level of the
+hierarchy, multiplied). Timeloop drops them and matches the last name. accelsim compares the
+count with the architecture's and warns when they differ (:func:`check_instances`): the
+energies are per action of one instance, so they are still used, but such a table was most
+likely made for another architecture.
+
 Without an ERT, a vector access costs the bytes it moves times the technology table's
 energy per byte for the level's class and size, and a MAC the table's MAC energy.
 """
@@ -17,16 +24,19 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from ...errors import SpecError
-from ...frontend.yamlread import LineDict, LineList, line_of, read_yaml
+from ...yamlread import LineDict, LineList, line_of, read_yaml
 from ..technology import (OFFCHIP_TYPES, Technology, mac_energy_j, offchip_energy_per_byte_j,
                           sram_energy_per_byte_j)
 from .spec import ActionEnergy
 
-__all__ = ["read_ert", "component_name", "level_energy_from_ert", "mac_energy_from_ert",
-           "default_level_energy", "default_mac_energy", "precision_for_bits"]
+__all__ = ["Ert", "read_ert", "component_name", "instance_count", "check_instances", "level_energy_from_ert",
+           "mac_energy_from_ert", "default_level_energy", "default_mac_energy", "precision_for_bits"]
 
 _PJ = 1e-12
 _READ = ("random_read", "read")
@@ -35,10 +45,61 @@ _UPDATE = ("random_update", "random_write", "update", "write")
 _MAC = ("mac_random", "mult_random", "mac", "mult", "compute")
 
 
+_RANGE = re.compile(r"\[(\d+)\.\.(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Ert:
+    """An energy reference table read from ``path``.
+
+    ``actions``: {component: {action: joules}}; ``instances``: {component: count} for the
+    components whose key states one; ``keys`` and ``lines``: each component's key as written
+    and its line, for messages.
+    """
+
+    path: str
+    actions: Mapping[str, Mapping[str, float]]
+    instances: Mapping[str, int]
+    keys: Mapping[str, str]
+    lines: Mapping[str, int | None]
+
+
 def component_name(key: str) -> str:
     """``System_top_level.Buffer[1..16]`` -> ``Buffer`` (Timeloop's ERT key rule)."""
     key = re.sub(r"\[\d+\.\.\d+\]$", "", key)
     return key.rsplit(".", 1)[-1]
+
+
+def instance_count(key: str) -> int | None:
+    """Instances an ERT key states: the product of its ``[low..high]`` ranges
+    (``system.PE[0..167].pe_spad`` -> 168, ``top.Buffer[1..16]`` -> 16); None without one.
+
+    Raises:
+        ValueError: a range whose end is below its start.
+    """
+    ranges = [(int(low), int(high)) for low, high in _RANGE.findall(key)]
+    if not ranges:
+        return None
+    count = 1
+    for low, high in ranges:
+        if high < low:
+            raise ValueError(f"empty instance range [{low}..{high}]")
+        count *= high - low + 1
+    return count
+
+
+def check_instances(ert: Ert, component: str, instances: int, arch: str) -> None:
+    """Warn when the ERT's instance count of ``component`` differs from ``instances``, the
+    architecture's (``arch`` names its file). No warning where the key states no count."""
+    stated = ert.instances.get(component)
+    if stated is None or stated == instances:
+        return
+    line = ert.lines.get(component)
+    where = f"{ert.path}:{line}" if line is not None else ert.path
+    warnings.warn(f"{where}: the energy reference table's entry {ert.keys[component]!r} is for {stated} "
+                  f"instance{'s' if stated != 1 else ''} of {component!r}, but {arch} has {instances}; its "
+                  "per-action energies are used as they are (was the table made for another architecture?)",
+                  stacklevel=2)
 
 
 def _energy(entry: object, path: str, line: int | None, field: str) -> float:
@@ -49,11 +110,13 @@ def _energy(entry: object, path: str, line: int | None, field: str) -> float:
     return float(entry) * _PJ
 
 
-def read_ert(path: str | Path) -> dict[str, dict[str, float]]:
-    """{component: {action: joules}} from an ERT file (versions 0.2 to 0.4).
+def read_ert(path: str | Path) -> Ert:
+    """An ERT file (versions 0.2 to 0.4): each component's action energies and the instance
+    count its key states.
 
     Raises:
-        SpecError: unreadable file or malformed table (with line and field).
+        SpecError: unreadable file or malformed table, an empty instance range (with line
+            and field).
     """
     path = str(path)
     doc = read_yaml(path)
@@ -63,6 +126,22 @@ def read_ert(path: str | Path) -> dict[str, dict[str, float]]:
     ert = doc["ERT"]
     tables = ert.get("tables")
     out: dict[str, dict[str, float]] = {}
+    instances: dict[str, int] = {}
+    keys: dict[str, str] = {}
+    lines: dict[str, int | None] = {}
+
+    def add(key: str, actions: dict[str, float], line: int | None, field: str) -> None:
+        name = component_name(key)
+        try:
+            count = instance_count(key)
+        except ValueError as exc:
+            raise SpecError(f"{exc} in {key!r}", file=path, line=line, field=field) from None
+        out[name], keys[name], lines[name] = actions, key, line
+        if count is None:
+            instances.pop(name, None)
+        else:
+            instances[name] = count
+
     if isinstance(tables, LineList):  # v0.3/0.4: [{name, actions: [{name, energy, ...}]}]
         for i, table in enumerate(tables):
             field = f"ERT.tables[{i}]"
@@ -77,7 +156,7 @@ def read_ert(path: str | Path) -> dict[str, dict[str, float]]:
                 energy = _energy(action, path, getattr(action, "line", None), where + ".energy")
                 name = str(action["name"])
                 actions[name] = max(actions.get(name, 0.0), energy)
-            out[component_name(str(table["name"]))] = actions
+            add(str(table["name"]), actions, line_of(tables, i), field + ".name")
     elif isinstance(tables, dict):  # v0.2: {component: {action: [{energy}] | {energy}}}
         for key, table in tables.items():
             if not isinstance(table, dict):
@@ -88,18 +167,18 @@ def read_ert(path: str | Path) -> dict[str, dict[str, float]]:
                 where = f"ERT.tables.{key}.{name}"
                 entries = variants if isinstance(variants, list) else [variants]
                 actions[str(name)] = max(_energy(e, path, line_of(table, name), where) for e in entries)
-            out[component_name(str(key))] = actions
+            add(str(key), actions, line_of(tables, key), f"ERT.tables.{key}")
     else:
         raise SpecError("expected 'tables' as a list (ERT v0.3/0.4) or a mapping (v0.2)", file=path,
                         line=line_of(ert, "tables"), field="ERT.tables")
-    return out
+    return Ert(path=path, actions=out, instances=instances, keys=keys, lines=lines)
 
 
-def _first(actions: dict[str, float], names: tuple[str, ...]) -> float | None:
+def _first(actions: Mapping[str, float], names: tuple[str, ...]) -> float | None:
     return next((actions[n] for n in names if n in actions), None)
 
 
-def level_energy_from_ert(actions: dict[str, float]) -> ActionEnergy:
+def level_energy_from_ert(actions: Mapping[str, float]) -> ActionEnergy:
     """A storage component's action energies, with Timeloop's name fallbacks."""
     most = max((v for k, v in actions.items() if k != "leak"), default=0.0)
     pick = lambda names: (v if (v := _first(actions, names)) is not None else most)  # noqa: E731
@@ -107,7 +186,7 @@ def level_energy_from_ert(actions: dict[str, float]) -> ActionEnergy:
                         leak_j=actions.get("leak", 0.0))
 
 
-def mac_energy_from_ert(actions: dict[str, float]) -> float | None:
+def mac_energy_from_ert(actions: Mapping[str, float]) -> float | None:
     return _first(actions, _MAC)
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import MappingError, SpecError
-from ...frontend.yamlread import LineDict, LineList, line_of, read_yaml
+from ...yamlread import LineDict, LineList, line_of, read_yaml
 from ...registry import did_you_mean
 from .mapping import LevelMapping, Loop, Mapping
 from .problem import Problem

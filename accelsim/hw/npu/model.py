@@ -1,13 +1,14 @@
 """The ``npu`` cost model: each conv or GEMM layer mapped and analysed as Timeloop would.
 
 A layer's mapping comes from ``--mapping FILE`` (a Timeloop mapping YAML, applied to
-every conv/GEMM layer) or from the mapping search that ``accelsim.mapping`` registers for
-this kind (``CostOptions.mapper``: ``mapper.map_all(problems, spec, objective=...,
-constraints=...)`` maps all of a graph's layers at once, so that the search can share work
-between equal layers and spread the others over processes). Its figures are ``analysis.evaluate``'s; ``details`` carries
-Timeloop's per-level access counts and the loop nest.
+every conv/GEMM layer) or from the mapper that ``accelsim.mapping`` builds for this kind
+(``CostContext.mapper``, typed here by ``Mapper``): ``mapper.map_all(problems, spec,
+objective=..., constraints=...)`` maps all of a graph's layers at once, so that the mapper
+can search equal layers once, answer from its caches and spread the rest over its executor.
+Its figures are ``analysis.evaluate``'s; ``details`` carries Timeloop's per-level access
+counts and the loop nest.
 
-``CostOptions.compat`` "timeloop-legacy" reproduces Timeloop releases before January 2025.
+``NpuOptions.compat`` "timeloop-legacy" reproduces Timeloop releases before January 2025.
 
 Other layers (activations, pooling, adds) run *vector-style*: one operation per MAC unit
 per cycle, their operands read from and results written to the outermost level once, no
@@ -23,12 +24,13 @@ from typing import Any, Callable, Protocol, Sequence
 
 from ...errors import MappingError, SpecError
 from ...ir import Graph, Layer
-from ..cost import FAMILIES, CostOptions, Family, LayerCost, Objective
+from ..cost import FAMILIES, CostContext, Family, LayerCost, Objective
 from ..technology import add_energy_j
 from .analysis import Analysis, evaluate, prepare
 from .mapping import Mapping, format_loop_nest
 from .mapping_file import MappingFile, read_mapping
 from .native import load_npu
+from .options import NPU_FLAGS, NpuOptions
 from .problem import MAPPABLE_KINDS, Problem, problem_for
 from .spec import NpuSpec
 
@@ -40,22 +42,27 @@ COMPAT = (None, "timeloop-legacy")
 
 
 class Mapper(Protocol):
-    """The mapping search ``accelsim.mapping`` provides for ``npu`` hardware: one layer, or
-    many (same answers, in order). ``constraints`` is a file that narrows the search."""
+    """The mapper ``accelsim.mapping`` provides for ``npu`` hardware (``accelsim.mapping.Mapper``
+    for npu problems): one layer, or many (same answers, in order; ``progress`` is called
+    with (layers done, layers in all) as searches finish). ``constraints`` is a file that
+    narrows the search."""
 
     def __call__(self, problem: Problem, spec: NpuSpec, *, objective: Objective,
                  constraints: Path | None = None) -> Mapping: ...
 
     def map_all(self, problems: Sequence[Problem], spec: NpuSpec, *, objective: Objective,
-                constraints: Path | None = None) -> list[Mapping]: ...
+                constraints: Path | None = None,
+                progress: Callable[[int, int], None] | None = None) -> list[Mapping]: ...
 
 
 class NpuModel:
     """Costs a graph on an ``NpuSpec`` (see the module docstring)."""
 
-    def __init__(self, spec: NpuSpec, options: CostOptions = CostOptions()) -> None:
+    def __init__(self, spec: NpuSpec, options: NpuOptions = NpuOptions(), context: CostContext = CostContext()) -> None:
         self.spec = spec
         self.options = options
+        self.mapper = context.mapper
+        self.progress = context.progress
         if options.compat not in COMPAT:
             raise SpecError(f"compatibility mode {options.compat!r} does not apply to npu hardware; expected "
                             + " or ".join(repr(c) for c in COMPAT if c), field="compat")
@@ -83,12 +90,12 @@ class NpuModel:
         """
         if self.options.mapping is not None or not layers:
             return {}
-        if self.options.mapper is None:
+        if self.mapper is None:
             raise MappingError(f"no mapping search is available for npu hardware; give a Timeloop mapping "
                                f"for layer {layers[0].name!r} with --mapping FILE", file=self.spec.source)
         problems = [problem_for(layer.workload, layer.name) for layer in layers]
-        mappings = self.options.mapper.map_all(problems, self.spec, objective=self.options.objective,
-                                               constraints=self.options.constraints)
+        mappings = self.mapper.map_all(problems, self.spec, objective=self.options.objective,
+                                       constraints=self.options.constraints, progress=self.progress)
         return {layer.name: m for layer, m in zip(layers, mappings)}
 
     def layer_costs(self, graph: Graph) -> list[LayerCost]:
@@ -145,7 +152,7 @@ class NpuModel:
         return LayerCost(
             name=layer.name, op=layer.op, macs=w.macs, ops=w.ops, params=layer.params, cycles=cycles,
             latency_s=latency, energy_by_component_j=tuple(energy.items()),
-            bytes_by_level=((outer.name, (read_words + write_words) * word_bytes),),
+            bytes_by_level=((outer.name, (read_words + write_words) * word_bytes),), offchip=(outer.name,),
             time_by_bound_s=((bound, latency),), bound=bound)
 
 
@@ -154,6 +161,7 @@ def _layer_cost(layer: Layer, spec: NpuSpec, a: Analysis, dataspaces: tuple[str,
     f = spec.frequency_hz
     accesses: dict[str, Any] = {}
     moved: list[tuple[str, float]] = []
+    resident: list[tuple[str, float]] = []
     energy: list[tuple[str, float]] = []
     for level, stats in zip(spec.levels, a.levels):
         if level.dummy:
@@ -162,14 +170,15 @@ def _layer_cost(layer: Layer, spec: NpuSpec, a: Analysis, dataspaces: tuple[str,
                                 for name, s in zip(dataspaces, stats.dataspaces) if s.kept}
         words = sum(s.accesses for s in stats.dataspaces) * stats.instances
         moved.append((level.name, words * level.word_bits / 8))
+        resident.append((level.name, stats.utilized_words * stats.instances * level.word_bits / 8))
         energy.append((level.name, stats.energy_j))
     energy.append((spec.arithmetic.name, a.mac_energy_j))
     latency = a.cycles / f
     return LayerCost(
         name=layer.name, op=layer.op, macs=layer.workload.macs, ops=layer.workload.ops, params=layer.params,
         cycles=a.cycles, latency_s=latency, ideal_s=a.macs / (spec.arithmetic.instances * f),
-        energy_by_component_j=tuple(energy), bytes_by_level=tuple(moved),
-        time_by_bound_s=((a.bound, latency),), bound=a.bound,
+        energy_by_component_j=tuple(energy), bytes_by_level=tuple(moved), offchip=(moved[0][0],) if moved else (),
+        footprint_by_level=tuple(resident), time_by_bound_s=((a.bound, latency),), bound=a.bound,
         details={"accesses": accesses,
                  "utilized_instances": {level.name: s.instances for level, s in zip(spec.levels, a.levels)
                                         if not level.dummy},
@@ -177,6 +186,6 @@ def _layer_cost(layer: Layer, spec: NpuSpec, a: Analysis, dataspaces: tuple[str,
 
 
 FAMILIES.add("npu", Family(
-    kind="npu", load=load_npu, cost_model=NpuModel,
+    kind="npu", load=load_npu, cost_model=NpuModel, options=NpuOptions, flags=NPU_FLAGS,
     doc="Spatial accelerator (storage levels above a MAC array), analysed like Timeloop for a given mapping.",
 ))

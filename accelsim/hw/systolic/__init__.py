@@ -11,15 +11,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..cost import FAMILIES, CostModel, CostOptions, Family
+from dataclasses import dataclass
+
+from ..cost import FAMILIES, CostContext, CostModel, Family, Flag
 from .spec import SystolicSpec, build_spec, load_systolic
 
-__all__ = ["SystolicSpec", "SystolicModel", "load_systolic", "build_spec"]
+__all__ = ["SystolicSpec", "SystolicModel", "SystolicOptions", "load_systolic", "build_spec"]
+
+COMPAT_MODES = ("scalesim",)
 
 
-def _cost_model(spec: Any, options: CostOptions) -> CostModel:
+@dataclass(frozen=True)
+class SystolicOptions:
+    """``compat``: ``scalesim`` reproduces SCALE-Sim 3.0.0's figures, quirks included (None:
+    the spec's ``mode``, which a SCALE-Sim ``.cfg`` sets to ``scalesim``)."""
+
+    compat: str | None = None
+
+
+def _cost_model(spec: Any, options: SystolicOptions, context: CostContext) -> CostModel:
     from .model import SystolicModel
-    return SystolicModel(spec, options)
+    return SystolicModel(spec, options, context)
 
 
 def __getattr__(name: str) -> Any:
@@ -30,6 +42,8 @@ def __getattr__(name: str) -> Any:
 
 
 FAMILIES.add("systolic", Family(
-    kind="systolic", load=load_systolic, cost_model=_cost_model,
+    kind="systolic", load=load_systolic, cost_model=_cost_model, options=SystolicOptions,
+    flags=(Flag("compat", "reproduce another tool's figures, quirks included (scalesim: SCALE-Sim 3.0.0; "
+                "the default for a .cfg)", choices=COMPAT_MODES),),
     doc="R x C systolic array (os/ws/is) with double-buffered SRAMs; SCALE-Sim compatible.",
 ))

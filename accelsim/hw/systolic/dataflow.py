@@ -1,7 +1,7 @@
 """The three dataflows as data: how each operand moves through an R x C systolic array.
 
 A GEMM ``ofmap[M, N] = ifmap[M, K] @ filter[K, N]`` is cut into folds (array-sized tiles,
-:mod:`accelsim.hw.systolic_timing`). Within a fold, every operand occupies some *lanes* of
+:mod:`accelsim.hw.systolic.timing`). Within a fold, every operand occupies some *lanes* of
 the array (rows fed from the left edge, or columns fed from the top or drained at the
 bottom) and walks through a *time* index, one step per cycle. ``OperandFlow`` says, for one
 operand, which GEMM dimension lies on the lanes and which in time, whether the lanes are

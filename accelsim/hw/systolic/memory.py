@@ -14,20 +14,20 @@ both ends.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from types import MappingProxyType
+from pathlib import Path
+from types import MappingProxyType, ModuleType
 from typing import Mapping
 
 import numpy as np
 
-from ...kernels.systolic_memory import (RESULT_FIELDS, USER_FIELDS, build_sets, count_words,
-                                        prefetch_sequence, simulate_memory)
-from ..systolic_timing import fold_cycles, mapping_efficiency
+from ...cache import ResultCache
+from .timing import fold_cycles, mapping_efficiency
 from .dataflow import DATAFLOW_MAPS, OPERANDS, DataflowMap, OperandFlow, fold_length, util_fold_length
 from .lowering import GemmJob, Tables, operand_tables
 
-__all__ = ["ArrayConfig", "run_gemm", "REPORT_FIELDS", "COMPUTE_FIELDS", "BANDWIDTH_FIELDS",
+__all__ = ["ArrayConfig", "run_gemm", "GemmStore", "REPORT_FIELDS", "COMPUTE_FIELDS", "BANDWIDTH_FIELDS",
            "DETAIL_FIELDS", "CALC_READ_BANDWIDTH"]
 
 COMPUTE_FIELDS = ("total_cycles_incl_prefetch", "total_cycles", "stall_cycles", "overall_util_pct",
@@ -61,6 +61,14 @@ class ArrayConfig:
     sram_words: tuple[int, int, int]
     bandwidth: tuple[int, int, int] = (10, 10, 10)
     scalesim: bool = True
+
+
+def _kernel() -> ModuleType:
+    """The compiled memory kernel, imported on first use: a run whose every GEMM comes from
+    the result cache never loads numba."""
+    from ...kernels import systolic_memory
+
+    return systolic_memory
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -116,15 +124,15 @@ def _read_constants(cfg: ArrayConfig, k: int, flow: OperandFlow, tables: Tables,
     per_set = math.ceil(words / _SETS)
     dense = tables.height == 1 and tables.width == 1
     valid = (lane_extent * time_extent if dense
-             else count_words(*lanes, *times, tables.height, tables.width))
+             else _kernel().count_words(*lanes, *times, tables.height, tables.width))
     n_sets = valid // per_set + 1
     ptr = ids = empty
     # A dense operand prefetched row by row needs no set lists (see _set_of in the kernel).
     computed = dense and not flow.diagonal
     if math.ceil(active / per_set) < n_sets and not computed:  # the window will slide
-        seq = prefetch_sequence(*lanes, *times, tables.height, tables.width, lane_extent, block,
+        seq = _kernel().prefetch_sequence(*lanes, *times, tables.height, tables.width, lane_extent, block,
                                 time_extent, flow.diagonal)
-        ptr, ids, n_sets = build_sets(seq, per_set, tables.n_addr, dense)
+        ptr, ids, n_sets = _kernel().build_sets(seq, per_set, tables.n_addr, dense)
     active_sets = min(math.ceil(active / per_set), n_sets)
     prefetch_sets = min(math.ceil(prefetch / per_set), n_sets - active_sets)
     padded = _cdiv(lane_extent, block) * block * time_extent  # the prefetch order, -1s included
@@ -152,7 +160,7 @@ def _inputs(cfg: ArrayConfig, df: DataflowMap, job: GemmJob) -> tuple:
     T = extents[df.time]
     tables = operand_tables(job, {name: df.operand(name).lane for name in OPERANDS})
     desc = np.zeros((3, 6), np.int64)
-    rd_const = np.zeros((2, len(USER_FIELDS)), np.int64)
+    rd_const = np.zeros((2, len(_kernel().USER_FIELDS)), np.int64)
     lane_tables: list[tuple[np.ndarray, ...]] = []
     time_tables: list[tuple[np.ndarray, ...]] = []
     sets: list[np.ndarray] = []
@@ -192,10 +200,10 @@ def _simulate(cfg: ArrayConfig, job: GemmJob) -> _Run:
     cols_used = _used(extents[df.cols], C)
     desc, lane_off, time_off, lb, ly, lx, tb, ty, tx, height, width, dense, n_addr, rd_const, *sets = \
         _inputs(cfg, df, job)
-    res = simulate_memory(R, fold_length(df, R, C, T, drain=not cfg.scalesim), rows_used, cols_used,
+    res = _kernel().simulate_memory(R, fold_length(df, R, C, T, drain=not cfg.scalesim), rows_used, cols_used,
                           desc, lane_off, time_off, lb, ly, lx, tb, ty, tx, height, width, dense, n_addr,
                           cfg.user, rd_const, *sets, wconst, cfg.scalesim)
-    raw = dict(zip(RESULT_FIELDS, (int(v) for v in res)))
+    raw = dict(zip(_kernel().RESULT_FIELDS, (int(v) for v in res)))
     if raw["error"]:  # pragma: no cover - a demanded address that was never prefetched
         raise AssertionError("systolic memory model: an address is missing from its prefetch order")
     folds = (len(rows_used), len(cols_used))
@@ -228,7 +236,7 @@ def run_gemm(cfg: ArrayConfig, job: GemmJob) -> Mapping[str, float | int]:
         span = raw["dram_ofmap_stop"] - min(raw["dram_ifmap_start"], raw["dram_filter_start"])
     else:
         if lines != fold_cycles(cfg.dataflow, R, C, job.M, job.N, job.K):  # pragma: no cover
-            raise AssertionError("systolic memory model and systolic_timing disagree on the folds")
+            raise AssertionError("systolic memory model and systolic.timing disagree on the folds")
         total = lines + raw["stall_cycles"]
         ofmap_writes = run.sram["ofmap"]
         mapping = mapping_efficiency(cfg.dataflow, R, C, job.M, job.N, job.K)
@@ -262,3 +270,24 @@ def run_gemm(cfg: ArrayConfig, job: GemmJob) -> Mapping[str, float | int]:
     fields["compute_cycles"] = lines
     fields["cycles"] = span
     return MappingProxyType(fields)
+
+
+class GemmStore:
+    """``run_gemm``'s figures on disk (``accelsim.cache``), keyed by the array and the GEMM's
+    shape, so that a network simulated once costs a file read per layer shape afterwards.
+    ``SCHEMA`` is bumped whenever a change to the memory model changes any figure."""
+
+    SCHEMA = 1
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._store = ResultCache("systolic-gemms", schema=self.SCHEMA, root=root)
+
+    def run(self, cfg: ArrayConfig, job: GemmJob) -> Mapping[str, float | int]:
+        """``run_gemm(cfg, job)``, from the store when it holds it."""
+        key = {"array": cfg, "gemm": replace(job, repeats=1)}
+        found = self._store.get(key)
+        if isinstance(found, dict) and set(found) == set(REPORT_FIELDS) | {"compute_cycles", "cycles"}:
+            return MappingProxyType(found)
+        fields = run_gemm(cfg, job)
+        self._store.put(key, dict(fields))
+        return fields

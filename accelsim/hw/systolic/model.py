@@ -22,16 +22,16 @@ from typing import Any
 
 from ...errors import MappingError, SpecError
 from ...ir import Graph, Layer
-from ..cost import CostOptions, LayerCost
-from ..systolic_timing import fold_cycles
+from ..cost import CostContext, LayerCost
+from . import COMPAT_MODES, SystolicOptions
+from .timing import fold_cycles
 from .dataflow import OPERANDS
 from .lowering import GemmJob, gemm_job
-from .memory import REPORT_FIELDS, ArrayConfig, run_gemm
+from .memory import REPORT_FIELDS, ArrayConfig, GemmStore, run_gemm
 from .spec import SystolicSpec
 
 __all__ = ["SystolicModel"]
 
-COMPAT_MODES = ("scalesim",)
 # The memory model keeps per-word state and visits every demand line: beyond these a layer
 # would need gigabytes or hours, which no real layer does (GPT-2 on a 16x16 array: ~10**8
 # lines), so it is refused with an error instead.
@@ -49,7 +49,10 @@ class SystolicModel:
         SpecError: an unknown compatibility mode.
     """
 
-    def __init__(self, spec: SystolicSpec, options: CostOptions = CostOptions()) -> None:
+    def __init__(self, spec: SystolicSpec, options: SystolicOptions = SystolicOptions(),
+                 context: CostContext = CostContext()) -> None:
+        self.progress = context.progress
+        self.store = GemmStore() if context.cache else None
         if options.compat is not None and options.compat not in COMPAT_MODES:
             raise SpecError(f"the systolic model has no compatibility mode {options.compat!r}; "
                             f"expected one of {', '.join(COMPAT_MODES)}", field="compat")
@@ -73,9 +76,12 @@ class SystolicModel:
                 large to simulate line by line.
         """
         costs = []
-        for layer in graph.layers():
+        layers = graph.layers()
+        for layer in layers:
             job = gemm_job(layer)
             costs.append(self._array_layer(layer, job) if job is not None else self._vector_layer(layer))
+            if self.progress:
+                self.progress(len(costs), len(layers))
         return costs
 
     # ------------------------------------------------------------------ the array
@@ -105,7 +111,7 @@ class SystolicModel:
         self._check_precision(layer)
         self._check_size(layer, job)
         spec = self.spec
-        fig = run_gemm(self.config, job)
+        fig = self.store.run(self.config, job) if self.store else run_gemm(self.config, job)
         n = job.repeats
         word = spec.word_bytes
         sram = {"ifmap": fig["sram_ifmap_reads"], "filter": fig["sram_filter_reads"],
@@ -139,7 +145,7 @@ class SystolicModel:
             cycles=cycles, latency_s=latency, ideal_s=w.macs / spec.peak_macs_per_s,
             energy_by_component_j=tuple(energy.items()),
             bytes_by_level=(("dram", n * word * sum(dram.values())),
-                            ("sram", n * word * sum(sram[o] + dram[o] for o in OPERANDS))),
+                            ("sram", n * word * sum(sram[o] + dram[o] for o in OPERANDS))), offchip=("dram",),
             time_by_bound_s=((bound, latency),), bound=bound, details=details)
 
     # ------------------------------------------------------------------ the vector unit
@@ -164,6 +170,6 @@ class SystolicModel:
         return LayerCost(
             name=layer.name, op=layer.op, macs=w.macs, ops=w.ops, params=layer.params,
             cycles=cycles, latency_s=latency, energy_by_component_j=tuple(energy.items()),
-            bytes_by_level=(("dram", total), ("sram", 2 * total)),
+            bytes_by_level=(("dram", total), ("sram", 2 * total)), offchip=("dram",),
             time_by_bound_s=((bound, latency),) if cycles else (), bound=bound,
             details={"unit": "vector"})

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from ...ir import DTYPES
 from ..spec import HardwareSpec, SpecReader
-from ..systolic_timing import DATAFLOWS
+from .timing import DATAFLOWS
 from ..technology import (OFFCHIP_TYPES, Technology, add_energy_j, mac_energy_j, offchip_energy_per_byte_j,
                           sram_energy_per_byte_j)
 from .dataflow import OPERANDS
@@ -72,11 +72,6 @@ class SystolicSpec(HardwareSpec):
     vector_op_energy_j: float = 0.0
 
     @property
-    def default_precision(self) -> str:
-        """``estimate`` casts models to this unless told otherwise."""
-        return self.precision
-
-    @property
     def word_bytes(self) -> int:
         return DTYPES[self.precision].bits // 8
 
@@ -110,7 +105,8 @@ def build_spec(*, name: str, source: str | None, frequency_hz: float, technology
     op as an add at ``precision``. Both loaders (YAML and SCALE-Sim .cfg) build through here."""
     return SystolicSpec(
         name=name, kind="systolic", frequency_hz=frequency_hz, technology=technology, source=source,
-        rows=rows, cols=cols, dataflow=dataflow, precision=precision, sram_bytes=sram_bytes,
+        rows=rows, cols=cols, dataflow=dataflow, precision=precision, default_precision=precision,
+        sram_bytes=sram_bytes,
         dram_type=dram_type, dram_bandwidth_bps=dram_bandwidth_bps, bandwidth_mode=bandwidth_mode,
         vector_lanes=vector_lanes or cols, mode=mode,
         mac_energy_j=mac if mac is not None else mac_energy_j(precision, technology),

@@ -1,6 +1,6 @@
 """The bundled model zoo (``models/*.yaml``) against published MAC and parameter counts.
 
-Reference figures come from /work/shared/reference/published.md, section 1 (status letters as
+Reference figures come from ../shared/reference/published.md, section 1 (status letters as
 there: V = seen in the cited source, U = unverified, D = derived). The V figures are the gates
 (within 1%); hand-derived counts are written out below so that each number can be re-checked.
 

@@ -121,7 +121,7 @@ def small_cnn() -> Graph:
 
 def test_graph_with_a_mapping_file(tmp_path: Path) -> None:
     hw = write(tmp_path, "eyeriss.yaml", EYERISS)
-    est = estimate(small_cnn(), hw, mapping=write(tmp_path, "map.yaml", MAPPING))
+    est = estimate(small_cnn(), hw, options={"mapping": write(tmp_path, "map.yaml", MAPPING)})
     conv, relu, flat = est.layers
     # 8 x 2 x 4 x 4 x 3 x 3 = 2304 MACs on 4 x 6 = 24 PEs: 96 temporal steps
     assert conv.macs == 2304 and conv.cycles == 96 and conv.bound == "compute"
@@ -139,7 +139,7 @@ def test_graph_with_a_mapping_file(tmp_path: Path) -> None:
 
 def test_without_a_mapping_file_the_mapper_does_at_least_as_well(tmp_path: Path) -> None:
     hw = write(tmp_path, "eyeriss.yaml", EYERISS)
-    given = estimate(small_cnn(), hw, mapping=write(tmp_path, "map.yaml", MAPPING)).layers[0]
+    given = estimate(small_cnn(), hw, options={"mapping": write(tmp_path, "map.yaml", MAPPING)}).layers[0]
     searched = estimate(small_cnn(), hw).layers[0]  # minimises energy x delay
     assert searched.energy_j * searched.cycles <= given.energy_j * given.cycles
 
@@ -150,7 +150,7 @@ def test_a_mapping_that_overflows_points_at_the_file(tmp_path: Path) -> None:
     overflow = MAPPING + "  - {target: ifmap_spad, type: dataspace, keep: [Weights, Inputs, Outputs]}\n"
     path = write(tmp_path, "map.yaml", overflow)
     with pytest.raises(MappingError) as exc:
-        estimate(small_cnn(), write(tmp_path, "eyeriss.yaml", EYERISS), mapping=path)
+        estimate(small_cnn(), write(tmp_path, "eyeriss.yaml", EYERISS), options={"mapping": path})
     assert exc.value.file == str(path) and exc.value.line == 5
     assert "layer 'conv': level 'ifmap_spad': the tiles (Weights 6, Inputs 4, Outputs 4: 14 words) overflow its " \
            "capacity of 12 words" == exc.value.message
@@ -158,8 +158,8 @@ def test_a_mapping_that_overflows_points_at_the_file(tmp_path: Path) -> None:
 
 def test_compatibility_modes(tmp_path: Path) -> None:
     hw, mapping = write(tmp_path, "eyeriss.yaml", EYERISS), write(tmp_path, "map.yaml", MAPPING)
-    current = estimate(small_cnn(), hw, mapping=mapping).layers[0]
-    legacy = estimate(small_cnn(), hw, mapping=mapping, compat="timeloop-legacy").layers[0]
+    current = estimate(small_cnn(), hw, options={"mapping": mapping}).layers[0]
+    legacy = estimate(small_cnn(), hw, options={"mapping": mapping, "compat": "timeloop-legacy"}).layers[0]
     assert legacy.cycles == current.cycles  # the stride rules change accesses, never the nest
     with pytest.raises(SpecError, match="'scalesim' does not apply to npu hardware"):
-        estimate(small_cnn(), hw, mapping=mapping, compat="scalesim")
+        estimate(small_cnn(), hw, options={"mapping": mapping, "compat": "scalesim"})

@@ -1,5 +1,7 @@
 """The roofline model on cases small enough to work out by hand."""
 
+from pathlib import Path
+
 import pytest
 
 from accelsim import estimate
@@ -7,17 +9,7 @@ from accelsim.errors import MappingError
 from accelsim.hw import load_hardware
 from accelsim.ir import Graph
 
-TOY_HW = """
-kind: roofline
-version: 1
-name: toy
-frequency: 1 GHz
-technology: {node: 45 nm}
-peak: {int8: 1 TOPS}
-memories:
-  - {name: dram, type: ddr, bandwidth: 1 GB/s}
-  - {name: sram, size: 1 MiB}
-"""
+TOY_HW = (Path(__file__).resolve().parents[2] / "data" / "toy_roofline.yaml").read_text()
 
 
 def make_toy(tmp_path, bandwidth="1 GB/s"):
@@ -91,13 +83,34 @@ def test_precision_without_peak_is_a_mapping_error(toy):
         estimate(fc(16), toy, precision="fp32")
 
 
-def test_totals_add_up(toy):
-    est = estimate("digits_cnn", toy)
-    t = est.totals
-    assert t.cycles == sum(c.cycles for c in est.layers)
-    assert t.energy_j == pytest.approx(sum(c.energy_j for c in est.layers))
-    assert t.macs == est.to_dict()["totals"]["macs"]
-    assert est.throughput_per_s == pytest.approx(1 / t.latency_s)
+def test_network_totals_by_hand(toy):
+    # fc(256) -> relu -> fc2(256), int8, on the toy machine (1 TOPS, 1 GB/s DDR, 1 MiB SRAM,
+    # 1 GHz). Every activation (512 B working sets) fits on chip; x and fc2's output are
+    # graph input and output, so they go off chip.
+    #   fc:   DRAM 65,536 weights + 256 bias + 256 x = 66,048 B -> 66.048 us (compute: 2 x
+    #         65,536 / 1e12 + 256 bias adds / 1e12 = 0.13 us): 66,048 cycles, dram-bound.
+    #         SRAM 65,792 + 256 + 256 = 66,304 B.
+    #   relu: 256 ops / 1e12 = 0.256 ns, nothing off chip: 1 cycle; SRAM 512 B.
+    #   fc2:  as fc, the output (256 B) instead of the input off chip: 66,048 B, 66,048 cycles.
+    # Energy: int8 MAC 0.23 pJ, int8 add 0.03 pJ, DDR 243.75 pJ/B, 1 MiB SRAM 12.5 pJ/B:
+    #   compute 2 x (65,536 x 0.23 + 256 x 0.03) + 256 x 0.03 = 30,169.6 pJ
+    #   dram    132,096 B x 243.75 = 32,198,400 pJ;  sram 133,120 B x 12.5 = 1,664,000 pJ
+    g = fc(256)
+    g.add("act", "relu", ("fc",))
+    g.add("fc2", "linear", ("act",), {"out_features": 256})
+    est = estimate(g, toy)
+    t = est.to_dict()["totals"]
+    assert t["macs"] == 2 * 256 * 256
+    assert t["cycles"] == 66048 + 1 + 66048
+    assert t["latency_s"] == pytest.approx(2 * 66.048e-6 + 0.256e-9)
+    assert t["bytes_dram"] == 132096
+    e = t["energy_by_component_j"]
+    assert e["compute"] == pytest.approx(30169.6e-12)
+    assert e["dram"] == pytest.approx(32198400e-12)
+    assert e["sram"] == pytest.approx(1664000e-12)
+    assert t["energy_j"] == pytest.approx((30169.6 + 32198400 + 1664000) * 1e-12)
+    assert est.throughput_per_s == pytest.approx(1 / 132.096256e-6)  # batch 1
+    assert t["bound"] == "dram"
 
 
 def test_bundled_configs_load():

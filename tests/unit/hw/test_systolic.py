@@ -14,10 +14,10 @@ import pytest
 
 from accelsim.errors import MappingError, SpecError
 from accelsim.estimation import estimate
-from accelsim.hw import CostOptions, cost_model, load_hardware
+from accelsim.hw import cost_model, load_hardware
 from accelsim.hw.systolic.lowering import GemmJob, gemm_job
 from accelsim.hw.systolic.memory import ArrayConfig, run_gemm
-from accelsim.hw.systolic_timing import fold_cycles
+from accelsim.hw.systolic.timing import fold_cycles
 from accelsim.ir import Graph
 
 KIB = 1024
@@ -136,7 +136,7 @@ SHAPES = [(1, 1, 1), (3, 5, 7), (7, 5, 3), (4, 4, 4), (9, 2, 17), (16, 1, 33), (
 @pytest.mark.parametrize("R,C", [(1, 1), (4, 4), (3, 5), (8, 2)])
 def test_default_stall_free_cycles_equal_fold_cycles_and_cycle_level_kernel(df, R, C):
     # Three independent counts agree: the memory kernel's demand lines, the closed form
-    # (systolic_timing.fold_cycles) and the register-level simulation (kernels/systolic.py).
+    # (systolic.timing.fold_cycles) and the register-level simulation (kernels/systolic.py).
     from accelsim.kernels.systolic import simulate
 
     rng = np.random.default_rng(0)
@@ -191,21 +191,35 @@ def test_groups_cost_one_gemm_each(tmp_path):
     assert two.macs == one.macs // 2
 
 
-def test_vector_unit_and_energy_components():
-    spec = load_hardware("edge_systolic")
-    est = estimate(conv_graph(), spec)
-    conv, relu = est.layers
-    assert relu.details == {"unit": "vector"}
-    # 1600 relu ops on 16 lanes: 100 cycles; moving 1600 + 1600 bytes at 16 bytes/cycle
-    # through separate interfaces: 100 cycles each
-    assert relu.cycles == 100
-    e = dict(conv.energy_by_component_j)
-    assert e["compute"] == pytest.approx(conv.macs * spec.mac_energy_j)
-    acc = conv.details["accesses"]
-    dram_words = acc["dram_reads"]["ifmap"] + acc["dram_reads"]["filter"] + acc["dram_writes"]["ofmap"]
-    assert e["dram"] == pytest.approx(dram_words * spec.dram_energy_per_byte_j)
-    assert dict(conv.bytes_by_level)["dram"] == dram_words
-    assert conv.latency_s == conv.cycles / spec.frequency_hz
+def test_conv_and_vector_layer_on_gemmini_by_hand():
+    # edge_systolic: 16 x 16 WS, int8 (1-byte words), SRAMs ifmap 64 KiB / filter 64 KiB /
+    # ofmap 128 KiB (each half active, so every operand below fits), USER mode with 16
+    # words per cycle on each DRAM interface, 1 GHz, 16 nm.
+    # conv: GEMM M = 10 x 10 pixels, N = 16 filters, K = 8 x 3 x 3 = 72; 115,200 MACs.
+    #   WS folds: K = 72 over 16 rows -> 5, N = 16 over 16 columns -> 1; each fold
+    #   2R + C + T - 2 = 32 + 16 + 100 - 2 = 146 lines: lines 0..729.
+    #   DRAM reads (whole lines of the prefetch order, padding slots included, see
+    #   docs/systolic.md): the ifmap walks K in lane blocks of 16 (72 -> 80) for each of the
+    #   100 rows: 8,000 words = 500 lines, cycles -500..-1; the filter 72 x 16 = 1,152 words
+    #   = 72 lines, -72..-1. DRAM writes: each fold's 100 x 16 partial sums, 5 x 1,600 =
+    #   8,000 words, drained at 16 per cycle from the cycle of the last line: 729..1228.
+    #   Span -500..1228: 1,729 cycles. DRAM: 8,000 + 1,152 + 8,000 = 17,152 B.
+    # relu on the vector unit: 1,600 ops on 16 lanes = 100 cycles; 1,600 B in and 1,600 B
+    #   out, each at 16 B per cycle on its own interface = 100 cycles; DRAM 3,200 B.
+    # Energy (technology table): DRAM (1.3 + 2.6) / 2 nJ per 64 bits = 243.75 pJ/B; int8 MAC
+    # and add at 16 nm.
+    from accelsim.hw.technology import Technology, add_energy_j, mac_energy_j
+
+    est = estimate(conv_graph(), "edge_systolic")
+    conv, relu = est.to_dict()["layers"]
+    tech = Technology(16e-9)
+    assert (conv["macs"], conv["cycles"], conv["bytes_dram"]) == (115200, 1729, 17152)
+    assert conv["latency_s"] == pytest.approx(1.729e-6)
+    assert conv["energy_by_component_j"]["dram"] == pytest.approx(17152 * 243.75e-12)
+    assert conv["energy_by_component_j"]["compute"] == pytest.approx(115200 * mac_energy_j("int8", tech))
+    assert (relu["ops"], relu["cycles"], relu["bytes_dram"]) == (1600, 100, 3200)
+    assert relu["energy_by_component_j"]["dram"] == pytest.approx(3200 * 243.75e-12)
+    assert relu["energy_by_component_j"]["compute"] == pytest.approx(1600 * add_energy_j("int8", tech))
 
 
 def test_precision_mismatch_names_the_layer():
@@ -219,12 +233,12 @@ def test_compat_option_switches_a_default_spec_to_scalesim():
     assert spec.mode == "default"
     layer = conv_graph().layers()[0]
     default = cost_model(spec).layer_costs(conv_graph())[0]
-    compat = cost_model(spec, CostOptions(compat="scalesim")).layer_costs(conv_graph())[0]
+    compat = cost_model(spec, {"compat": "scalesim"}).layer_costs(conv_graph())[0]
     assert "systolic" in default.details and "scalesim" in compat.details
     assert default.details["gemm"] == compat.details["gemm"] == {"M": 100, "N": 16, "K": 72, "repeats": 1}
     assert layer.macs == 100 * 16 * 72
     with pytest.raises(SpecError, match="compatibility mode"):
-        cost_model(spec, CostOptions(compat="timeloop"))
+        cost_model(spec, {"compat": "timeloop"})
 
 
 SPEC = """\

@@ -7,6 +7,7 @@ the instances outside it; ``!Parallel`` members become consecutive levels.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,9 @@ def test_eyeriss_like_tree_flattens_as_timeloop_sees_it(tmp_path: Path) -> None:
 
 
 def test_ert_energies_with_timeloop_action_fallbacks(tmp_path: Path) -> None:
-    spec = load_hardware(write(tmp_path, EYERISS_LIKE), ert=write(tmp_path, ERT, "ert.yaml"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # DRAM[1..1], weights_spad[1..168], mac[1..168]: 1 and 14 x 12
+        spec = load_hardware(write(tmp_path, EYERISS_LIKE), ert=write(tmp_path, ERT, "ert.yaml"))
     dram = spec.levels[0]
     assert (dram.energy.read_j, dram.energy.fill_j, dram.energy.update_j) == pytest.approx((512e-12, 500e-12, 500e-12))
     spad = spec.levels[5]
@@ -112,6 +115,75 @@ def test_ert_energies_with_timeloop_action_fallbacks(tmp_path: Path) -> None:
     assert (spad.energy.read_j, spad.energy.update_j, spad.energy.fill_j) == pytest.approx((0.75e-12, 0.6e-12, 0.75e-12))
     assert spad.energy_source == "ERT" and spec.levels[4].energy_source == "technology"
     assert spec.arithmetic.energy_j == pytest.approx(2.2e-12)
+
+
+def test_ert_instance_count_other_than_the_architecture_s_warns(tmp_path: Path) -> None:
+    # The PE containers give 14 x 12 = 168 scratchpads and MACs; this table was made for 84.
+    ert = write(tmp_path, ERT.replace("weights_spad[1..168]", "weights_spad[1..84]"), "ert.yaml")
+    arch = write(tmp_path, EYERISS_LIKE)
+    with pytest.warns(UserWarning) as record:
+        spec = load_hardware(arch, ert=ert)
+    (warning,) = record
+    text = str(warning.message)
+    assert text.startswith(f"{ert}:9: ")  # the line of the table entry
+    assert "'system_top_level.weights_spad[1..84]'" in text and "84 instances of 'weights_spad'" in text
+    assert f"{arch} has 168" in text
+    assert spec.levels[5].energy_source == "ERT"  # per-instance energies: still used
+    assert spec.levels[5].energy.read_j == pytest.approx(0.75e-12)
+
+
+V02_ERT = """\
+ERT:
+  version: 0.2
+  tables:
+    System.PE[0..15].RF[0..1]:
+      read: [{energy: 0.5}]
+    System.PE[0..15].MAC[0..1]:
+      compute: [{energy: 2.0}]
+"""
+
+
+def test_v02_ert_multiplies_the_ranges_of_its_keys(tmp_path: Path) -> None:
+    # V03 below: PE[0..15] x RF[0..1] = 32 RFs and 32 MACs; the v0.2 key's two ranges give
+    # 16 x 2 = 32, matching. PE[0..7] gives 8 x 2 = 16, which does not.
+    arch = write(tmp_path, V03)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spec = load_hardware(arch, ert=write(tmp_path, V02_ERT, "ert.yaml"))
+    assert spec.levels[1].energy.read_j == pytest.approx(0.5e-12) and spec.arithmetic.energy_j == pytest.approx(2e-12)
+    wrong = write(tmp_path, V02_ERT.replace("PE[0..15]", "PE[0..7]"), "wrong.yaml")
+    with pytest.warns(UserWarning) as record:
+        load_hardware(arch, ert=wrong)
+    rf, mac = (str(w.message) for w in record)
+    assert rf.startswith(f"{wrong}:4: ") and mac.startswith(f"{wrong}:6: ")
+    assert "'System.PE[0..7].RF[0..1]' is for 16 instances of 'RF', but " + f"{arch} has 32;" in rf
+    assert "'System.PE[0..7].MAC[0..1]' is for 16 instances of 'MAC', but " + f"{arch} has 32;" in mac
+
+
+def test_ert_with_an_empty_instance_range_is_an_error(tmp_path: Path) -> None:
+    ert = write(tmp_path, ERT.replace("mac[1..168]", "mac[168..1]"), "ert.yaml")
+    with pytest.raises(SpecError, match="empty instance range") as exc:
+        load_hardware(write(tmp_path, EYERISS_LIKE), ert=ert)
+    assert (exc.value.file, exc.value.line, exc.value.field) == (str(ert), 14, "ERT.tables[2].name")
+
+
+REFERENCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "timeloop"
+
+
+def test_reference_erts_match_their_architectures() -> None:
+    # The Timeloop/Accelergy tutorial exercises (00-03, 05): every ERT Accelergy wrote for
+    # an exercise's architecture states the instance counts that architecture has.
+    if not REFERENCE.is_dir():
+        pytest.skip(f"Timeloop reference outputs not found at {REFERENCE}")
+    erts = sorted(REFERENCE.glob("*/ref-output/**/timeloop-*.ERT.yaml"))
+    assert len(erts) == 10
+    for ert in erts:
+        (arch,) = (REFERENCE / ert.relative_to(REFERENCE).parts[0] / "arch").glob("*.arch.yaml")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            spec = load_hardware(arch, ert=ert)
+        assert all(level.energy_source == "ERT" for level in spec.levels if not level.dummy), ert
+        assert spec.arithmetic.energy_source == "ERT", ert
 
 
 def test_component_with_its_own_fanout_gets_a_placeholder_before_it(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from accelsim.hw.systolic_timing import (DATAFLOWS, fold_cycles, fold_latency, folds,
+from accelsim.hw.systolic.timing import (DATAFLOWS, fold_cycles, fold_latency, folds,
                                          mapping_efficiency, unroll)
 from accelsim.kernels import systolic
 from accelsim.kernels.systolic import simulate

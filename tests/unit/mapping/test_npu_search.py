@@ -25,10 +25,10 @@ from accelsim.hw.npu.problem import DataSpace, gemm_problem
 from accelsim.hw.npu.spec import ActionEnergy, ArithmeticLevel, StorageLevel
 from accelsim.hw.technology import Technology
 from accelsim.ir import Workload
-from accelsim.mapping import MAPPERS
-from accelsim.mapping import npu_search
-from accelsim.mapping.npu_constraints import read_constraints
-from accelsim.mapping.npu_search import NpuSearch, SearchOptions, find_mapping, objective_key
+from accelsim.mapping import MapperOptions, mapper_for
+from accelsim.mapping.npu import search as npu_search
+from accelsim.mapping.npu.constraints import read_constraints
+from accelsim.mapping.npu.search import NpuSearch, SearchOptions, find_mapping, objective_key
 
 OBJECTIVES = ("energy", "latency", "edp")
 
@@ -146,7 +146,7 @@ def _no_worse(got: tuple[float, float], best: tuple[float, float]) -> bool:
 @pytest.mark.parametrize("case", [c[0] for c in CASES])
 def test_never_worse_than_exhaustive_search(case: str, path: str, objective: str) -> None:
     _, problem, spec = next(c for c in CASES if c[0] == case)
-    options = SearchOptions(workers=1, exhaustive_limit=20_000 if path == "enumerated" else 0)
+    options = SearchOptions(exhaustive_limit=20_000 if path == "enumerated" else 0)
     found = find_mapping(problem, spec, objective=objective, options=options)  # type: ignore[arg-type]
     assert found.exhaustive == (path == "enumerated")
     a = evaluate(prepare(problem, spec), found.mapping)
@@ -171,8 +171,8 @@ def test_same_inputs_same_mapping() -> None:
     from accelsim.hw import load_hardware
 
     spec = load_hardware("eyeriss")
-    first = NpuSearch(SearchOptions(workers=1))(_resnet_layer(), spec, objective="edp")
-    again = NpuSearch(SearchOptions(workers=1))(_resnet_layer(), spec, objective="edp")
+    first = NpuSearch(MapperOptions(cache=False))(_resnet_layer(), spec, objective="edp")
+    again = NpuSearch(MapperOptions(cache=False))(_resnet_layer(), spec, objective="edp")
     assert first == again
 
 
@@ -186,7 +186,7 @@ def test_equal_layers_are_searched_once(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(npu_search, "find_mapping", counting)
     _, problem, spec = CASES[1]
-    search = NpuSearch(SearchOptions(workers=1))
+    search = NpuSearch(MapperOptions(cache=False))
     other = replace(problem, name="other", bounds=(1, 1, 3, 4))
     out = search.map_all([replace(problem, name="a"), other, replace(problem, name="b")], spec, objective="energy")
     assert sorted(calls) == ["a", "other"]
@@ -198,8 +198,11 @@ def test_equal_layers_are_searched_once(monkeypatch: pytest.MonkeyPatch) -> None
     assert len(calls) == 3
 
 
-def test_the_registered_mapper_is_the_search() -> None:
-    assert MAPPERS.get("npu") is npu_search.search
+def test_each_estimate_gets_a_fresh_mapper() -> None:
+    first, second = mapper_for("npu", MapperOptions(seed=3)), mapper_for("npu", MapperOptions(seed=3))
+    assert isinstance(first, NpuSearch) and first is not second
+    assert first.search.seed == 3
+    assert mapper_for("systolic", MapperOptions()) is None
 
 
 def test_gemm_dimensions_follow_the_arrays_convolution_wiring() -> None:

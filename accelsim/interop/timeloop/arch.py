@@ -23,7 +23,8 @@ attributes are Accelergy's and are ignored, as Timeloop ignores them. Values mus
 numbers: timeloopfe's expressions are not evaluated.
 
 Energies come from an Accelergy ERT when one is given (``--ert``, or an ``ERT:`` section
-in the same file), else from accelsim's technology table.
+in the same file), else from accelsim's technology table. An ERT entry whose key states an
+instance count (``Buffer[1..16]``) other than the component's here gets a warning.
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
-from ..frontend.yamlread import LineDict, LineList, line_of
-from ..registry import did_you_mean
-from ..units import parse_quantity
-from .npu.energy import (default_level_energy, default_mac_energy, level_energy_from_ert,
-                         mac_energy_from_ert, precision_for_bits, read_ert)
-from .npu.spec import ArithmeticLevel, NpuSpec, StorageLevel
-from .technology import Technology, energy_scale
+from ...errors import SpecError
+from ...yamlread import LineDict, LineList, line_of
+from ...registry import did_you_mean
+from ...units import parse_quantity
+from ...hw.npu.energy import (Ert, check_instances, default_level_energy, default_mac_energy,
+                              level_energy_from_ert, mac_energy_from_ert, precision_for_bits, read_ert)
+from ...hw.npu.spec import ArithmeticLevel, NpuSpec, StorageLevel
+from ...hw.technology import Technology, energy_scale
 
 __all__ = ["load_timeloop_arch"]
 
@@ -65,7 +66,7 @@ _DEFAULT_WORD_BITS = 16  # Timeloop's kDefaultWordBits
 class _Reader:
     """Walks the node tree and collects levels; errors carry the file, line and field."""
 
-    def __init__(self, path: str, ert: dict[str, dict[str, float]] | None) -> None:
+    def __init__(self, path: str, ert: Ert | None) -> None:
         self.path = path
         self.ert = ert
         self.levels: list[StorageLevel] = []
@@ -304,10 +305,11 @@ class _Reader:
             bits = self.first(merged, ("word_bits", "word_width", "datawidth"), afield, _DEFAULT_WORD_BITS, minimum=1)
             tech = self.technology(merged, afield)
             energy, source = default_mac_energy(bits, tech), "technology"
-            if self.ert is not None and name in self.ert:
-                found = mac_energy_from_ert(self.ert[name])
+            if self.ert is not None and name in self.ert.actions:
+                found = mac_energy_from_ert(self.ert.actions[name])
                 if found is not None:
                     energy, source = found, "ERT"
+                    check_instances(self.ert, name, self.mesh[0] * self.mesh[1], self.path)
             self.arithmetic = ArithmeticLevel(name=name, word_bits=bits, mesh_x=self.mesh[0], mesh_y=self.mesh[1],
                                               energy_j=energy, energy_source=source)
             return
@@ -368,8 +370,9 @@ class _Reader:
         tech = self.technology(a, field)
         energy = default_level_energy(level_cls, size, word_bits, block, tech, str(a.get("type", "dram")).lower())
         source = "technology"
-        if self.ert is not None and name in self.ert:
-            energy, source = level_energy_from_ert(self.ert[name]), "ERT"
+        if self.ert is not None and name in self.ert.actions:
+            energy, source = level_energy_from_ert(self.ert.actions[name]), "ERT"
+            check_instances(self.ert, name, self.mesh[0] * self.mesh[1], self.path)
         return StorageLevel(
             name=name, cls=level_cls, word_bits=word_bits, size_words=size, block_size=block, cluster_size=cluster,
             mesh_x=self.mesh[0], mesh_y=self.mesh[1], read_bandwidth=read_bw, write_bandwidth=write_bw,
@@ -407,6 +410,9 @@ def load_timeloop_arch(path: str | Path, doc: LineDict, ert: str | Path | None =
     Raises:
         SpecError: unknown node tag or key, missing size or class, bad number, a node after
             the compute component, no compute component (with file, line and field).
+
+    Warns:
+        UserWarning: an ERT entry's instance count differs from the architecture's.
     """
     path = str(path)
     for key in doc:
@@ -426,7 +432,7 @@ def load_timeloop_arch(path: str | Path, doc: LineDict, ert: str | Path | None =
         raise SpecError(f"unsupported version {arch.get('version')!r}; accelsim reads 0.3 and 0.4", file=path,
                         line=line_of(arch, "version"), field="architecture.version")
     if ert is not None:
-        table: dict[str, dict[str, float]] | None = read_ert(ert)
+        table: Ert | None = read_ert(ert)
     elif "ERT" in doc:
         table = read_ert(path)
     else:

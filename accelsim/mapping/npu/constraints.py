@@ -20,7 +20,7 @@ A constraints file narrows the npu mapping search the way it narrows ``timeloop-
         bypass: [Inputs]
 
 Dimensions and data spaces are checked against each layer when the search resolves the
-directives (``npu_space``), so one file can serve every layer; a name the layer does not
+directives (``space``), so one file can serve every layer; a name the layer does not
 have is an error there, placed at the directive's line. Other top-level sections of a
 Timeloop input (``architecture``, ``problem``, ``mapper``, ...) are ignored.
 """
@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import SpecError
-from ..frontend.yamlread import LineDict, LineList, line_of, read_yaml
-from ..registry import did_you_mean
+from ...errors import SpecError
+from ...yamlread import LineDict, LineList, line_of, read_yaml
+from ...registry import did_you_mean
 
 __all__ = ["Directive", "Constraints", "read_constraints", "NO_CONSTRAINTS"]
 

@@ -21,10 +21,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
-from ..ir import Graph, Source
-from ..registry import did_you_mean
-from .yamlread import LineDict, LineList, line_of, read_yaml
+from ...errors import SpecError
+from ...ir import Graph, Source
+from ...registry import did_you_mean
+from ...yamlread import LineDict, LineList, line_of, read_yaml
 
 __all__ = ["load_timeloop_problem"]
 

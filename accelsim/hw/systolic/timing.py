@@ -44,7 +44,7 @@ by register and reproduces this count exactly):
 So the three dataflows share the same per-fold structure, ``R`` (preload or drain) plus
 ``R + C - 2`` (skew in and out) plus ``T`` (streaming).
 
-Relation to SCALE-Sim 3.0.0 (see ``/work/shared/reference/scalesim/README.md``), whose
+Relation to SCALE-Sim 3.0.0 (see ``../shared/reference/scalesim/README.md``), whose
 fold/padding/no-overlap model this follows, with two quirks fixed:
 
 * SCALE-Sim's "Total Cycles" is the 0-based index of the last demand line

@@ -11,7 +11,7 @@ space says which of those are free and which are fixed:
 * keep/bypass: the outermost level keeps everything (Timeloop's premise: all data starts
   there), a level's ``keep`` and ``bypass`` lists are fixed (a per-operand buffer keeps
   only its operand), placeholder levels keep nothing, everything else is free;
-* a constraints file (``npu_constraints``) fixes or bounds factors, fixes the innermost loop
+* a constraints file (``constraints``) fixes or bounds factors, fixes the innermost loop
   order and axis of dimensions, and fixes keep/bypass choices.
 
 ``Space.spatial`` lists the ways to fill the fanouts, best utilisation first.
@@ -23,11 +23,11 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import MappingError
-from ..hw.npu import NpuSpec, Problem
-from ..hw.npu.problem import conv_names
-from ..registry import did_you_mean
-from .npu_constraints import NO_CONSTRAINTS, Constraints, Directive
+from ...errors import MappingError
+from ...hw.npu import NpuSpec, Problem
+from ...hw.npu.problem import conv_names
+from ...registry import did_you_mean
+from .constraints import NO_CONSTRAINTS, Constraints, Directive
 
 if TYPE_CHECKING:
     import numpy as np

@@ -2,10 +2,10 @@
 
 For one layer on one machine (``find_mapping``):
 
-1. the mapspace (``npu_space``): fanout fillings that respect each array axis' wiring and
+1. the mapspace (``space``): fanout fillings that respect each array axis' wiring and
    the constraints, best utilisation first; which keep/bypass choices are free;
 2. if the whole space is small (``count_all``), every candidate is scored; otherwise greedy
-   seeds (``npu_candidates.seeds``: every fanout filling x keep choice x stationarity
+   seeds (``candidates.seeds``: every fanout filling x keep choice x stationarity
    policy x loose or tight filling) are scored and the best few, from different fanout
    fillings, start the compiled iterated local search (``kernels.nest_search``): steepest
    descent over single moves (a prime factor between levels or exchanged with another
@@ -21,32 +21,40 @@ by the other metric (energy or cycles; for edp, energy), then by the order candi
 found in. The random moves come from a generator seeded by ``SearchOptions.seed``: the same
 inputs always give the same mapping.
 
-``NpuSearch`` is the mapper ``accelsim.mapping`` registers for ``kind: npu``: it caches
-results by (layer shape, machine, objective, constraints), so ResNet-50's repeated
-bottlenecks are searched once, and ``map_all`` searches a network's distinct layers in
-parallel processes.
+``NpuSearch`` is the mapper that ``accelsim.mapping`` builds for ``kind: npu``, one per
+``estimate``: it remembers answers by layer shape (in memory, an LRU of
+``SHAPE_CACHE_SIZE`` shapes; on disk, ``store``), so ResNet-50's repeated bottlenecks are
+searched once and a second run searches nothing, and ``map_all`` spreads a network's
+distinct uncached layers over the executor it was given.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor
+from collections import OrderedDict
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
-from ..errors import AccelsimError, MappingError
-from ..hw.cost import Objective
-from ..hw.npu import Mapping, NpuSpec, Problem, evaluate, prepare
-from ..hw.npu.fast import Candidates, Scores, Tables, score, stack, tables, to_mapping
-from .npu_candidates import count_all, enumerate_all, keys, seeds
-from .npu_constraints import NO_CONSTRAINTS, Constraints, read_constraints
-from .npu_space import Space, build_space
+from ...errors import MappingError
+from ...hw.cost import Objective
+from ...hw.npu import Mapping, NpuSpec, Problem, evaluate, prepare
+from ...hw.npu.fast import Candidates, Scores, Tables, score, stack, tables, to_mapping
+from .. import MapperOptions, Progress
+from .candidates import count_all, enumerate_all, keys, seeds
+from .constraints import NO_CONSTRAINTS, Constraints, read_constraints
+from .space import Space, build_space
+from .store import Keys, decode, encode, open_store
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["SearchOptions", "find_mapping", "NpuSearch", "search", "objective_key", "Searched"]
+__all__ = ["SearchOptions", "find_mapping", "NpuSearch", "objective_key", "Searched", "warm", "SHAPE_CACHE_SIZE"]
+
+# Layer shapes an NpuSearch remembers in memory: a network has tens of distinct shapes (ResNet-50:
+# 24 conv and GEMM shapes), so this holds several networks' worth for a mapper reused across a sweep,
+# at a few kilobytes per mapping.
+SHAPE_CACHE_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -57,8 +65,7 @@ class SearchOptions:
     ``starts``: local searches per layer; ``steps``: moves per local search at most;
     ``kicks``: restarts after them, each from one of the best candidates so far perturbed
     by ``kick_moves`` random moves (``seed`` seeds them); ``budget``: candidates scored per
-    layer at most; ``finalists``: candidates re-evaluated exactly; ``workers``: processes
-    for ``map_all`` (None = one per CPU; 1 = none).
+    layer at most; ``finalists``: candidates re-evaluated exactly.
     """
 
     exhaustive_limit: int = 20_000
@@ -68,7 +75,6 @@ class SearchOptions:
     kick_moves: int = 5
     budget: int = 400_000
     finalists: int = 12
-    workers: int | None = None
     seed: int = 0
 
 
@@ -155,7 +161,7 @@ def _local_search(space: Space, t: Tables, starts: Candidates, objective: Object
     best distinct candidates and how many candidates it scored."""
     import numpy as np
 
-    from ..kernels.nest_search import search as kernel_search
+    from ...kernels.nest_search import search as kernel_search
 
     nl, nd = space.fixed.shape
     temporal_ok = np.zeros(nl, np.bool_)
@@ -224,8 +230,9 @@ def find_mapping(problem: Problem, spec: NpuSpec, *, objective: Objective = "edp
                     len(results), exhaustive)
 
 
-def _search_one(args: tuple[Problem, NpuSpec, Objective, Constraints, SearchOptions]) -> Mapping:
-    problem, spec, objective, constraints, options = args
+def _search_one(problem: Problem, spec: NpuSpec, objective: Objective, constraints: Constraints,
+                options: SearchOptions) -> Mapping:
+    """One layer's search, as an executor runs it (a module-level function: it pickles)."""
     return find_mapping(problem, spec, objective=objective, constraints=constraints, options=options).mapping
 
 
@@ -243,12 +250,40 @@ def _work(problem: Problem) -> int:
     return count
 
 
-class NpuSearch:
-    """The mapper for ``kind: npu`` hardware (``hw.npu.model.Mapper``), with a cache."""
+def warm() -> None:
+    """Load (or compile, the first time) the search's numba kernels into this process, by a
+    token search of a tiny layer; worker processes forked afterwards inherit them."""
+    from ...hw.npu.problem import DataSpace
+    from ...hw.npu.spec import ActionEnergy, ArithmeticLevel, StorageLevel
+    from ...hw.technology import Technology
 
-    def __init__(self, options: SearchOptions = SearchOptions()) -> None:
+    e = ActionEnergy(1e-12, 1e-12, 1e-12)
+    spec = NpuSpec(name="warm-up", kind="npu", frequency_hz=1e9, technology=Technology(), levels=(
+        StorageLevel(name="DRAM", cls="dram", word_bits=8, energy=e),
+        StorageLevel(name="Buffer", cls="sram", word_bits=8, size_words=64, mesh_x=2, energy=e)),
+        arithmetic=ArithmeticLevel(mesh_x=2, energy_j=1e-13))
+    problem = Problem("warm-up", ("K", "C", "R", "P"), (2, 2, 3, 4), (
+        DataSpace("Weights", (((1, 0),), ((1, 1),), ((1, 2),))),
+        DataSpace("Inputs", (((1, 1),), ((1, 2), (1, 3)))),
+        DataSpace("Outputs", (((1, 0),), ((1, 3),)), read_write=True)))
+    find_mapping(problem, spec, options=SearchOptions(exhaustive_limit=0, starts=1, steps=1, kicks=0, budget=1,
+                                                      finalists=1))
+
+
+class NpuSearch:
+    """The mapper for ``kind: npu`` hardware (``hw.npu.model.Mapper``), built from
+    ``MapperOptions``: their ``seed`` and ``budget`` replace those of ``search``, the effort
+    of each layer's search. Answers are remembered by layer shape: the last ``shapes``
+    shapes in memory, and on disk unless ``options.cache`` is false."""
+
+    def __init__(self, options: MapperOptions = MapperOptions(), *, search: SearchOptions = SearchOptions(),
+                 shapes: int = SHAPE_CACHE_SIZE) -> None:
         self.options = options
-        self._cache: dict[tuple, Mapping] = {}
+        self.search = replace(search, seed=options.seed,
+                              budget=search.budget if options.budget is None else options.budget)
+        self._shapes = shapes
+        self._memory: OrderedDict[tuple, Mapping] = OrderedDict()
+        self._store = open_store() if options.cache else None
         self._constraints: dict[str, Constraints] = {}
 
     def _read(self, path: Path | None) -> Constraints:
@@ -259,64 +294,101 @@ class NpuSearch:
             self._constraints[key] = read_constraints(path)
         return self._constraints[key]
 
-    @staticmethod
-    def _key(problem: Problem, spec: NpuSpec, objective: Objective, constraints: Constraints) -> tuple:
-        return replace(problem, name=""), spec, objective, constraints
+    def _remember(self, key: tuple, mapping: Mapping) -> None:
+        self._memory[key] = mapping
+        self._memory.move_to_end(key)
+        while len(self._memory) > self._shapes:
+            self._memory.popitem(last=False)
 
     def __call__(self, problem: Problem, spec: NpuSpec, *, objective: Objective,
                  constraints: Path | None = None) -> Mapping:
         return self.map_all([problem], spec, objective=objective, constraints=constraints)[0]
 
     def map_all(self, problems: Sequence[Problem], spec: NpuSpec, *, objective: Objective,
-                constraints: Path | None = None) -> list[Mapping]:
-        """The mapping of each problem; each distinct shape is searched once (and never
-        again while this object lives), distinct shapes in parallel processes.
+                constraints: Path | None = None, progress: Progress | None = None) -> list[Mapping]:
+        """The mapping of each problem. Each distinct shape is looked up in memory, then on
+        disk, and otherwise searched (longest first: on the executor, or here), its answer
+        remembered in both.
 
         Raises:
-            SpecError, MappingError: as ``find_mapping``, for the first layer that fails.
+            SpecError, MappingError: as ``find_mapping``, for the first layer (in search
+                order) whose search fails; with an executor, the same one as without.
         """
         cons = self._read(constraints)
-        wanted = [self._key(p, spec, objective, cons) for p in problems]
+        wanted = [(replace(p, name=""), spec, objective, cons) for p in problems]
+        found: dict[tuple, Mapping] = {}
         todo: dict[tuple, Problem] = {}
+        disk = Keys(spec, objective, cons, self.search) if self._store is not None else None
         for k, p in zip(wanted, problems):
-            if k not in self._cache and k not in todo:
-                todo[k] = p
-        if todo:
-            items = sorted(todo.items(), key=lambda kv: -_work(kv[1]))
-            args = [(p, spec, objective, cons, self.options) for _, p in items]
-            for (k, _), mapping in zip(items, self._run(args)):
-                self._cache[k] = mapping
-        return [self._cache[k] for k in wanted]
+            if k in found or k in todo:
+                continue
+            if k in self._memory:
+                found[k] = self._memory[k]
+                self._memory.move_to_end(k)
+                continue
+            if self._store is not None and disk is not None:
+                hit = self._store.get(disk(p))
+                if hit is not None:
+                    try:
+                        found[k] = decode(hit)
+                    except ValueError:  # a damaged entry: searched and rewritten
+                        pass
+                    else:
+                        self._remember(k, found[k])
+                        continue
+            todo[k] = p
+        total = len(problems)
 
-    def _run(self, args: list[tuple[Problem, NpuSpec, Objective, Constraints, SearchOptions]]) -> list[Mapping]:
-        workers = self.options.workers or os.cpu_count() or 1
-        workers = min(workers, len(args))
-        if workers < 2 or len(args) < 4:
-            return [_search_one(a) for a in args]
-        import multiprocessing
+        def report() -> None:
+            if progress is not None:
+                progress(sum(1 for k in wanted if k in found), total)
 
+        if found:
+            report()
+        items = sorted(todo.items(), key=lambda kv: -_work(kv[1]))
+        args = [(p, spec, objective, cons, self.search) for _, p in items]
+        for i, mapping in self._run(args):
+            k, p = items[i]
+            found[k] = mapping
+            self._remember(k, mapping)
+            if self._store is not None and disk is not None:
+                self._store.put(disk(p), encode(mapping))
+            report()
+        return [found[k] for k in wanted]
+
+    def _run(self, args: list[tuple[Problem, NpuSpec, Objective, Constraints, SearchOptions]]
+             ) -> Iterator[tuple[int, Mapping]]:
+        """(index, mapping) of each search as it finishes. Without an executor they run here
+        in order, and the first failure stops them; with one, a failure cancels the searches
+        after it, waits for those before it, and the first failure in order is raised."""
+        executor = self.options.executor
+        if executor is None or len(args) < 2:
+            for i, a in enumerate(args):
+                yield i, _search_one(*a)
+            return
+        futures = [executor.submit(_search_one, *a) for a in args]
+        index = {f: i for i, f in enumerate(futures)}
+        pending: set[Future] = set(futures)
         try:
-            context = multiprocessing.get_context("fork")
-        except ValueError:  # no fork on this platform: stay in this process
-            return [_search_one(a) for a in args]
-        # A token search here first loads (or compiles) the numba kernels once; the forked
-        # workers inherit them instead of each loading (or compiling) them again.
-        problem, spec, objective, constraints, options = args[-1]
-        try:
-            find_mapping(problem, spec, objective=objective, constraints=constraints,
-                         options=replace(options, exhaustive_limit=0, starts=1, kicks=0, budget=1, finalists=1))
-        except AccelsimError:  # the layer's own search reports it
-            pass
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-        try:
-            return list(pool.map(_search_one, args, chunksize=1))
-        finally:  # on an error, do not wait for the other layers' searches
-            pool.shutdown(wait=True, cancel_futures=True)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                failed = sorted(index[f] for f in done if f.exception() is not None)
+                if failed:
+                    first = failed[0]
+                    for f in futures[first + 1:]:
+                        f.cancel()
+                    earlier = [f for f in futures[:first] if f in pending]
+                    wait(earlier)
+                    for f in futures[:first + 1]:
+                        if f.exception() is not None:
+                            raise f.exception()  # type: ignore[misc]
+                for f in sorted(done, key=index.__getitem__):
+                    yield index[f], f.result()
+        finally:  # on an error or an interrupt, do not wait for the other layers' searches
+            for f in pending:
+                f.cancel()
 
     def clear(self) -> None:
-        """Forget every cached mapping."""
-        self._cache.clear()
+        """Forget every mapping remembered in memory (the disk cache stays)."""
+        self._memory.clear()
         self._constraints.clear()
-
-
-search = NpuSearch()

@@ -27,11 +27,11 @@ import re
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from ..errors import SpecError
-from ..registry import did_you_mean
-from .systolic.spec import MAX_SIDE, SystolicSpec, build_spec
-from .systolic_timing import DATAFLOWS
-from .technology import Technology
+from ...errors import SpecError
+from ...registry import did_you_mean
+from ...hw.systolic.spec import MAX_SIDE, SystolicSpec, build_spec
+from ...hw.systolic.timing import DATAFLOWS
+from ...hw.technology import Technology
 
 __all__ = ["load_scalesim_cfg", "NOMINAL_FREQUENCY_HZ"]
 

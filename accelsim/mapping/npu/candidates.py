@@ -22,8 +22,8 @@ import itertools
 import math
 from typing import TYPE_CHECKING, Iterator
 
-from ..hw.npu.fast import Candidates, Tables
-from .npu_space import Space, divisors
+from ...hw.npu.fast import Candidates, Tables
+from .space import Space, divisors
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,7 +72,7 @@ def seeds(space: Space, t: Tables, *, keep_limit: int = 16) -> Candidates:
     ``kernels.nest_search.greedy_seeds``."""
     import numpy as np
 
-    from ..kernels.nest_search import greedy_seeds
+    from ...kernels.nest_search import greedy_seeds
 
     problem = space.problem
     nl, nd = len(space.spec.levels), len(problem.dims)

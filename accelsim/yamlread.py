@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import SpecError
+from .errors import SpecError
 
 __all__ = ["LineDict", "LineList", "read_yaml", "line_of", "TIMELOOP_TAGS"]
 

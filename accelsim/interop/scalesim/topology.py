@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import SpecError
-from ..ir import Graph, Source
+from ...errors import SpecError
+from ...ir import Graph, Source
 
 __all__ = ["load_scalesim_topology", "CONV_COLUMNS", "GEMM_COLUMNS"]
 
