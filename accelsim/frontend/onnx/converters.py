@@ -73,6 +73,9 @@ def _pair(op: Op, key: str, default: tuple[int, int] = (1, 1)) -> tuple[int, int
 
 def _conv(ctx: Importer, op: Op) -> None:
     w = ctx.const(op, 1, "weight")
+    if w.ndim == 3:
+        _conv1d(ctx, op, w)
+        return
     if w.ndim != 4:
         raise UnsupportedOpError("only 2-D Conv is supported (a 4-D weight); "
                                  f"got weight shape {list(w.shape)}")
@@ -90,6 +93,46 @@ def _conv(ctx: Importer, op: Op) -> None:
         "bias": bias is not None}, weights)
 
 
+def _conv1d(ctx: Importer, op: Op, w: np.ndarray) -> None:
+    """Conv over (N, C, L) as a conv2d with a 1 x k kernel on (N, C, 1, L), reshaped back."""
+    a = op.attrs
+    x = ctx.value(op.input(0), op.field)
+    n, c, length = _rank(ctx, op, x, 3)
+    k = int(w.shape[2])
+    if "kernel_shape" in a and list(a["kernel_shape"]) != [k]:
+        raise SpecError(f"kernel_shape {a['kernel_shape']} does not match the weight shape {list(w.shape)}")
+    stride, dilation = int(a.get("strides", [1])[0]), int(a.get("dilations", [1])[0])
+    auto = a.get("auto_pad", "NOTSET")
+    if auto in ("NOTSET", ""):
+        begin, end = (list(a.get("pads", [0, 0])) + [0, 0])[:2]
+        padding: tuple[int, ...] | str = (0, int(begin), 0, int(end))
+    elif auto == "VALID":
+        padding = (0, 0, 0, 0)
+    elif auto in ("SAME_UPPER", "SAME_LOWER"):
+        total = max((-(-length // stride) - 1) * stride + dilation * (k - 1) + 1 - length, 0)
+        lower = total - total // 2 if auto == "SAME_LOWER" else total // 2
+        padding = (0, lower, 0, total - lower)
+    else:
+        raise SpecError(f"unknown auto_pad {auto!r}")
+    x4 = ctx.emit(op, "reshape", [x], {"shape": [0, c, 1, length]}, suffix="_2d", output=False)
+    bias = ctx.const(op, 2, "bias", optional=True)
+    w4 = w.reshape(w.shape[0], w.shape[1], 1, k)
+    weights = {"weight": w4} if bias is None else {"weight": w4, "bias": bias.reshape(-1)}
+    conv = ctx.emit(op, "conv2d", [x4], {
+        "out_channels": int(w.shape[0]), "kernel": (1, k), "stride": (1, stride),
+        "dilation": (1, dilation), "padding": padding, "groups": int(a.get("group", 1)),
+        "bias": bias is not None}, weights, output=False)
+    _, out_c, _, out_l = ctx.types[conv].shape
+    ctx.emit(op, "reshape", [conv], {"shape": [0, out_c, out_l]}, suffix="_1d")
+
+
+def _rank(ctx: Importer, op: Op, x: str, rank: int) -> tuple[int, ...]:
+    shape = ctx.types[x].shape
+    if len(shape) != rank:
+        raise UnsupportedOpError(f"{op.type} expects a rank-{rank} input here, got shape {list(shape)}")
+    return shape
+
+
 def _pool(kind: str) -> Converter:
     def convert(ctx: Importer, op: Op) -> None:
         if "kernel_shape" not in op.attrs:
@@ -105,9 +148,14 @@ def _pool(kind: str) -> Converter:
     return convert
 
 
+def _dense(w: np.ndarray) -> np.ndarray:
+    """A contiguous copy, except of an absent tensor's zero-stride stand-in (no memory; dropped)."""
+    return w if w.size > 1 and 0 in w.strides else np.ascontiguousarray(w)
+
+
 def _linear(ctx: Importer, op: Op, x: str, weight: np.ndarray, bias: np.ndarray | None) -> None:
     """``weight`` is already in linear's (out, in) layout."""
-    weights = {"weight": np.ascontiguousarray(weight)}
+    weights = {"weight": _dense(weight)}
     if bias is not None:
         weights["bias"] = bias
     ctx.emit(op, "linear", [x], {"out_features": int(weight.shape[0]), "bias": bias is not None}, weights)
@@ -130,7 +178,7 @@ def _gemm(ctx: Importer, op: Op) -> None:
         return
     # A bias that is computed, or varies per row: keep it as an explicit add.
     lin = ctx.emit(op, "linear", [x], {"out_features": out, "bias": False},
-                   {"weight": np.ascontiguousarray(weight)}, output=False)
+                   {"weight": _dense(weight)}, output=False)
     ctx.emit(op, "add", [lin, ctx.value(c, op.field)], suffix="_bias")
 
 
@@ -216,7 +264,8 @@ def _layernorm(ctx: Importer, op: Op) -> None:
     if axis % max(rank, 1) != rank - 1:
         raise UnsupportedOpError(f"LayerNormalization over axes from {axis} of a rank-{rank} tensor; "
                                  "only the last axis is supported")
-    scale = ctx.const(op, 1, "scale").reshape(-1)
+    scale = ctx.const(op, 1, "scale", optional=True)  # absent in the fused torch pattern only
+    scale = np.ones(ctx.types[x].shape[-1], np.float32) if scale is None else scale.reshape(-1)
     bias = ctx.const(op, 2, "bias", optional=True)
     bias = np.zeros_like(scale) if bias is None else bias.reshape(-1)
     ctx.emit(op, "layernorm", [x], {"eps": float(op.attrs.get("epsilon", 1e-5))},
@@ -335,6 +384,230 @@ def _variadic(kind: str) -> Converter:
     return convert
 
 
+def _split(ctx: Importer, op: Op) -> None:
+    """Each output of Split is one ``slice`` of the input."""
+    x = ctx.value(op.input(0), op.field)
+    shape = ctx.types[x].shape
+    axis = int(op.attrs.get("axis", 0))
+    axis = axis + len(shape) if axis < 0 else axis
+    outs = list(op.node.output)
+    sizes = ctx.const(op, 1, "split", optional=True) if ctx.opset >= 13 else None
+    if sizes is not None:
+        sizes = int_list(sizes)
+    elif "split" in op.attrs:
+        sizes = [int(v) for v in op.attrs["split"]]
+    else:  # equal parts, the last one smaller (opset 18's num_outputs)
+        part = -(-shape[axis] // len(outs))
+        sizes = [min(part, shape[axis] - i * part) for i in range(len(outs))]
+    if len(sizes) != len(outs) or sum(sizes) != shape[axis]:
+        raise SpecError(f"Split sizes {sizes} do not cover axis {axis} (size {shape[axis]}) "
+                        f"in {len(outs)} outputs")
+    start = 0
+    for k, (out, size) in enumerate(zip(outs, sizes)):
+        if out:
+            name = ctx.emit(op, "slice", [x], {"axis": axis, "start": start, "end": start + size},
+                            suffix=f"_{k}", output=False)
+            ctx.tensors[out] = name
+        start += size
+
+
+def _reduce(pool: str) -> Converter:
+    """ReduceMean/Sum/Max over trailing axes: a global pool (on a 4-D view when needed).
+
+    ReduceSum costs as a mean (one add per input element; the final scaling is not counted).
+    """
+    def convert(ctx: Importer, op: Op) -> None:
+        x = ctx.value(op.input(0), op.field)
+        shape = ctx.types[x].shape
+        rank = len(shape)
+        axes = op.attrs.get("axes")
+        if ctx.opset >= 18 or (op.type == "ReduceSum" and ctx.opset >= 13):
+            given = ctx.const(op, 1, "axes", optional=True)
+            axes = None if given is None else int_list(given)
+        if not axes:
+            if op.attrs.get("noop_with_empty_axes", 0):
+                ctx.alias(op, op.input(0))
+                return
+            axes = list(range(rank))
+        axes = sorted({int(a) % rank for a in axes})
+        if axes != list(range(rank - len(axes), rank)):
+            raise UnsupportedOpError(f"{op.type} over axes {axes} of a rank-{rank} tensor; only "
+                                     "trailing axes are supported")
+        keep = bool(op.attrs.get("keepdims", 1))
+        out_shape = [1 if i in axes else d for i, d in enumerate(shape) if keep or i not in axes]
+        if rank == 4 and axes == [2, 3]:
+            pooled = ctx.emit(op, pool, [x], output=keep, suffix="" if keep else "_pool")
+            if not keep:
+                _reshape_to(ctx, op, pooled, out_shape)
+            return
+        outer = shape[:rank - len(axes)]
+        inner = math.prod(shape[rank - len(axes):])
+        view = [outer[0], math.prod(outer[1:]), 1, inner] if outer else [1, 1, 1, inner]
+        v = ctx.emit(op, "reshape", [x], {"shape": _follow_batch(view, shape)}, suffix="_4d",
+                     output=False)
+        pooled = ctx.emit(op, pool, [v], output=False)
+        _reshape_to(ctx, op, pooled, out_shape)
+    return convert
+
+
+def _pow(ctx: Importer, op: Op) -> None:
+    """x ** 2 is mul(x, x), x ** 0.5 is sqrt, x ** 1 is x itself."""
+    e = scalar_value(ctx.const(op, 1, "exponent"))
+    x = ctx.value(op.input(0), op.field)
+    if e == 2:
+        ctx.emit(op, "mul", [x, x])
+    elif e == 0.5:
+        ctx.emit(op, "sqrt", [x])
+    elif e == 1:
+        ctx.alias(op, op.input(0))
+    else:
+        raise UnsupportedOpError(f"Pow is supported with a constant exponent 2, 0.5 or 1; got {e}")
+
+
+def _cast(ctx: Importer, op: Op) -> None:
+    """A Cast of an activation to its own dtype is a no-op; others change the width (unsupported)."""
+    from onnx import helper
+
+    x = ctx.value(op.input(0), op.field)
+    target = np_dtype(np.zeros(0, helper.tensor_dtype_to_np_dtype(int(op.attrs["to"]))))
+    if target != str(ctx.types[x].dtype):
+        raise UnsupportedOpError(f"Cast of a computed {ctx.types[x].dtype} tensor to {target} is not "
+                                 "supported (only casts to the same type)")
+    ctx.alias(op, op.input(0))
+
+
+def _resize(ctx: Importer, op: Op) -> None:
+    """Nearest upsampling of N,C,H,W by integer factors: each pixel repeated, as a reshape to
+    (N, C, H, 1, W, 1), a concat of copies on each of the two unit axes, and a reshape back."""
+    x = ctx.value(op.input(0), op.field)
+    n, c, h, w = _rank(ctx, op, x, 4)
+    mode = op.attrs.get("mode", "nearest")
+    if mode != "nearest":
+        raise UnsupportedOpError(f"{op.type} is supported in mode 'nearest' only; got {mode!r}")
+    if op.type == "Upsample" or ctx.opset < 11:
+        given = op.attrs.get("scales") if "scales" in op.attrs else ctx.const(op, 1, "scales")
+        scales, sizes = [float(v) for v in np.asarray(given).reshape(-1)], None
+    else:
+        sc = ctx.const(op, 2, "scales", optional=True)
+        sz = ctx.const(op, 3, "sizes", optional=True)
+        scales = [float(v) for v in sc.reshape(-1)] if sc is not None and sc.size else None
+        sizes = int_list(sz) if sz is not None and sz.size else None
+        if op.attrs.get("axes") is not None:
+            raise UnsupportedOpError(f"{op.type} with axes is not supported")
+    if sizes is not None:
+        if len(sizes) != 4 or sizes[0] != n or sizes[1] != c or sizes[2] % h or sizes[3] % w:
+            raise UnsupportedOpError(f"{op.type} to sizes {sizes} from {[n, c, h, w]}: only integer "
+                                     "upsampling of H and W is supported")
+        sh, sw = sizes[2] // h, sizes[3] // w
+    elif scales is not None and len(scales) == 4 and scales[:2] == [1.0, 1.0] \
+            and all(v >= 1 and v == int(v) for v in scales[2:]):
+        sh, sw = int(scales[2]), int(scales[3])
+    else:
+        raise UnsupportedOpError(f"{op.type} with scales {scales}: only integer upsampling of H and W "
+                                 "is supported")
+    if (sh, sw) == (1, 1):
+        ctx.alias(op, op.input(0))
+        return
+    v = ctx.emit(op, "reshape", [x], {"shape": [0, c, h, 1, w, 1]}, suffix="_6d", output=False)
+    if sh > 1:
+        v = ctx.emit(op, "concat", [v] * sh, {"axis": 3}, suffix="_rows", output=False)
+    if sw > 1:
+        v = ctx.emit(op, "concat", [v] * sw, {"axis": 5}, suffix="_cols", output=False)
+    ctx.emit(op, "reshape", [v], {"shape": [0, c, h * sh, w * sw]})
+
+
+def _repeat(ctx: Importer, op: Op, x: str, counts: list[int]) -> None:
+    """Repeat ``x`` counts[i] times along each axis i: a ``concat`` of copies per axis > 1.
+
+    Concatenating r copies along an axis tiles it; on an axis of size 1 it is also broadcasting,
+    so this serves both Tile and Expand. With nothing to repeat the op is its input.
+    """
+    axes = [i for i, r in enumerate(counts) if r > 1]
+    if not axes:
+        ctx.tensors[op.node.output[0]] = x
+        return
+    for i in axes:
+        last = i == axes[-1]
+        x = ctx.emit(op, "concat", [x] * counts[i], {"axis": i}, suffix="" if last else f"_{i}",
+                     output=last)
+
+
+def _tile(ctx: Importer, op: Op) -> None:
+    x = ctx.value(op.input(0), op.field)
+    repeats = int_list(ctx.const(op, 1, "repeats"))
+    if len(repeats) != ctx.types[x].rank or min(repeats, default=1) < 1:
+        raise SpecError(f"Tile repeats {repeats} do not match a rank-{ctx.types[x].rank} input")
+    _repeat(ctx, op, x, repeats)
+
+
+def _expand(ctx: Importer, op: Op) -> None:
+    """Broadcast to a shape: new leading axes by a reshape, then copies along each size-1 axis."""
+    x = ctx.value(op.input(0), op.field)
+    shape = ctx.types[x].shape
+    target = int_list(ctx.const(op, 1, "shape"))
+    rank = max(len(target), len(shape))
+    padded = (1,) * (rank - len(shape)) + tuple(shape)
+    target = [1] * (rank - len(target)) + target
+    out = [t if s == 1 else s for s, t in zip(padded, target)]
+    if any(s != 1 and t not in (1, s) for s, t in zip(padded, target)):
+        raise SpecError(f"Expand of shape {list(shape)} to {target}: the shapes do not broadcast")
+    if rank > len(shape):
+        x = ctx.emit(op, "reshape", [x], {"shape": list(padded)}, suffix="_view", output=False)
+    _repeat(ctx, op, x, [o // s for o, s in zip(out, padded)])
+
+
+def _einsum(ctx: Importer, op: Op) -> None:
+    """Two-operand Einsum as one batched matmul: each operand permuted to (batch, free,
+    contracted) and viewed as 3-D, the product viewed and permuted into the output's order.
+    Permutations that are the identity and views that change nothing add no layer."""
+    eq = str(op.attrs.get("equation", "")).replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    terms = lhs.split(",")
+    if not arrow or len(terms) != 2 or "." in eq or any(len(set(t)) != len(t) for t in terms + [out]) \
+            or set(out) - set(lhs):
+        raise UnsupportedOpError(f"Einsum {eq!r}: only two operands with an explicit output, no "
+                                 "ellipsis and no repeated index are supported")
+    a, b = terms
+    xa, xb = (ctx.value(op.input(i), op.field) for i in (0, 1))
+    size = dict(zip(a, ctx.types[xa].shape)) | dict(zip(b, ctx.types[xb].shape))
+    if any(size[c] != dim for c, dim in zip(a + b, ctx.types[xa].shape + ctx.types[xb].shape)):
+        raise SpecError(f"Einsum {eq!r}: operand shapes {list(ctx.types[xa].shape)} and "
+                        f"{list(ctx.types[xb].shape)} disagree")
+    batch = [c for c in out if c in a and c in b]
+    k = [c for c in a if c in b and c not in out]
+    m = [c for c in a if c not in b]
+    nn = [c for c in b if c not in a]
+    if set(m) - set(out) or set(nn) - set(out):
+        raise UnsupportedOpError(f"Einsum {eq!r}: an index summed within one operand is not supported")
+
+    def view(x: str, term: str, order: list[str], dims: list[list[str]], tag: str) -> str:
+        if list(term) != order:
+            x = ctx.emit(op, "transpose", [x], {"perm": [term.index(c) for c in order]},
+                         suffix=f"_{tag}_t", output=False)
+        shape = [math.prod(size[c] for c in group) for group in dims]
+        if tuple(shape) != ctx.types[x].shape:
+            x = ctx.emit(op, "reshape", [x], {"shape": shape}, suffix=f"_{tag}_3d", output=False)
+        return x
+
+    va = view(xa, a, batch + m + k, [batch, m, k], "a")
+    vb = view(xb, b, batch + k + nn, [batch, k, nn], "b")
+    mm_order = batch + m + nn
+    last = mm_order == list(out)
+    y = ctx.emit(op, "matmul", [va, vb], output=False)
+    shape = [size[c] for c in mm_order]
+    if tuple(shape) != ctx.types[y].shape:
+        y = ctx.emit(op, "reshape", [y], {"shape": shape}, suffix="_view", output=False)
+    if not last:
+        y = ctx.emit(op, "transpose", [y], {"perm": [mm_order.index(c) for c in out]},
+                     suffix="_out", output=False)
+    ctx.tensors[op.node.output[0]] = y
+
+
+def _pad(ctx: Importer, op: Op) -> None:
+    raise UnsupportedOpError("Pad is supported as zero padding of the spatial axes that feeds a Conv "
+                             "only (it becomes the Conv's padding)")
+
+
 _UNARY = {
     "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Gelu": "gelu", "HardSwish": "hardswish",
     "HardSigmoid": "hardsigmoid", "LeakyRelu": "leaky_relu", "Exp": "exp", "Sqrt": "sqrt", "Neg": "neg",
@@ -352,7 +625,11 @@ CONVERTERS: dict[str, Converter] = {
     "BatchNormalization": _batchnorm, "LayerNormalization": _layernorm, "Softmax": _softmax,
     "LRN": _lrn, "Concat": _concat, "Reshape": _reshape, "Flatten": _flatten,
     "Squeeze": _squeeze_like(fold_squeeze), "Unsqueeze": _squeeze_like(fold_unsqueeze),
-    "Transpose": _transpose, "Gather": _gather, "Slice": _slice,
+    "Transpose": _transpose, "Gather": _gather, "Slice": _slice, "Split": _split,
+    "ReduceMean": _reduce("global_avgpool"), "ReduceSum": _reduce("global_avgpool"),
+    "ReduceMax": _reduce("global_maxpool"), "Pow": _pow, "Cast": _cast, "Pad": _pad,
+    "Resize": _resize, "Upsample": _resize, "Tile": _tile, "Expand": _expand,
+    "Einsum": _einsum,
 }
 
 SUPPORTED_OPS: tuple[str, ...] = tuple(sorted(set(CONVERTERS)))

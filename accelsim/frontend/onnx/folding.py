@@ -103,5 +103,7 @@ FOLD: dict[str, Fold] = {
     "ConstantOfShape": _fold_constant_of_shape,
     "Range": lambda a, v: np.arange(v[0].item(), v[1].item(), v[2].item(), dtype=v[0].dtype),
     "Identity": lambda a, v: v[0],
+    "Tile": lambda a, v: np.tile(v[0], int_list(v[1])),
+    "Expand": lambda a, v: v[0] * np.ones(int_list(v[1]), dtype=v[0].dtype),
     "MatMul": lambda a, v: v[0] @ v[1] + (v[2] if len(v) > 2 else 0),
 }

@@ -8,6 +8,8 @@ the rest go to their converter. Every error is located at the file and the ONNX 
 from __future__ import annotations
 
 import re
+import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,7 +21,7 @@ from ...ir.opdef import ShapeError
 from .converters import CONVERTERS, SUPPORTED_OPS
 from .folding import FOLD
 from .patterns import fuse
-from .reader import STD_DOMAINS, Op, input_type, node_attrs, np_dtype, read_model
+from .reader import STD_DOMAINS, Op, initializer_arrays, input_type, node_attrs, np_dtype, read_model
 
 
 class Importer:
@@ -34,20 +36,23 @@ class Importer:
         self.tensors: dict[str, str] = {}          # ONNX tensor -> accelsim node name
         self.types: dict[str, TensorType] = {}     # accelsim node name -> output type
         self.names: set[str] = set()
+        self.missing: set[str] = set()             # tensors whose data the file lacks
         self.used = {t for n in model.graph.node for t in n.input} | {o.name for o in model.graph.output}
 
     # ------------------------------------------------------------------ driver
 
     def run(self) -> Graph:
-        from onnx import numpy_helper
-
-        for init in self.model.graph.initializer:
-            self.consts[init.name] = numpy_helper.to_array(init)
+        self.consts, missing = initializer_arrays(self.model, self.path)
+        self.missing = set(missing)
+        if missing:
+            self.warn_missing(missing)
         for i, value_info in enumerate(self.model.graph.input):
             if value_info.name not in self.consts:
                 self.add_input(i, value_info)
         ops = [Op(i, n, node_attrs(n)) for i, n in enumerate(self.model.graph.node)]
-        for op in fuse(ops, self.consts, {o.name for o in self.model.graph.output}):
+        ops = fuse(ops, self.consts, {o.name for o in self.model.graph.output})
+        self.check_supported(ops)
+        for op in ops:
             try:
                 self.convert(op)
             except AccelsimError as exc:
@@ -69,6 +74,8 @@ class Importer:
         if op.type in FOLD and ins and all(t in self.consts for t in ins):
             values = [self.consts[t] if t else None for t in op.node.input]
             self.consts[op.node.output[0]] = np.asarray(FOLD[op.type](op.attrs, values))
+            if self.missing.intersection(ins):
+                self.missing.add(op.node.output[0])
         else:
             converter = CONVERTERS.get(op.type)
             if converter is None and op.type in FOLD:
@@ -80,14 +87,38 @@ class Importer:
                                          + ", ".join(SUPPORTED_OPS), file=self.path, field=op.field)
             converter(self, op)
         for k, extra in enumerate(op.node.output[1:], start=1):
-            if extra and extra in self.used:
+            if extra and extra in self.used and extra not in self.tensors and extra not in self.consts:
                 raise UnsupportedOpError(f"output {k} ({extra!r}) of ONNX {op.type} is used, but only "
                                          "the first output of a node is supported",
                                          file=self.path, field=op.field)
 
+    def check_supported(self, ops: list[Op]) -> None:
+        """Name every op type with no converter at once, with counts, before converting any."""
+        unknown = [op for op in ops if op.type not in CONVERTERS and op.type not in FOLD]
+        if unknown:
+            counts = Counter(op.type for op in unknown)
+            listed = ", ".join(f"{t} ({k})" for t, k in sorted(counts.items()))
+            raise UnsupportedOpError(f"unsupported ONNX ops: {listed}; supported: "
+                                     + ", ".join(SUPPORTED_OPS), file=self.path, field=unknown[0].field)
+
+    def warn_missing(self, missing: dict[str, str]) -> None:
+        """One note for the whole model: it imports with shapes (and MACs) but no weights there."""
+        files = sorted({loc for loc in missing.values() if loc})
+        where = (f"external data file{'s' if len(files) > 1 else ''} " + ", ".join(map(repr, files))
+                 + " not found or incomplete") if files else "no data in the file"
+        first = next(iter(missing))
+        warnings.warn(f"{self.path}: {len(missing)} of {len(self.model.graph.initializer)} weight "
+                      f"tensors have no data ({where}; e.g. {first!r}); importing shapes only, "
+                      "without those weights", stacklevel=4)
+
     # ------------------------------------------------------------------ naming and nodes
 
-    def unique(self, raw: str, fallback: str) -> str:
+    def unique(self, raw: str, fallback: str, short: str = "") -> str:
+        """A fresh node name from ``raw``; ``short`` is preferred while it is still free."""
+        short = _sanitize(short)
+        if short and short not in self.names:
+            self.names.add(short)
+            return short
         base = _sanitize(raw) or fallback
         name, k = base, 1
         while name in self.names:
@@ -121,7 +152,12 @@ class Importer:
              weights: dict[str, np.ndarray] | None = None, *, suffix: str = "",
              output: bool = True) -> str:
         """Add the node that stands for ``op`` (``output``: it produces the op's first output)."""
-        name = self.unique(op.raw_name + suffix if op.raw_name else "", op.node.op_type.lower() + suffix)
+        raw = _scope_path(op.raw_name)
+        short = _drop_op_type(raw, op.node.op_type)
+        name = self.unique(raw + suffix if raw else "", op.node.op_type.lower() + suffix,
+                           short + suffix if short else "")
+        if weights and self.missing.intersection(op.node.input):
+            weights = None  # made from a tensor the file lacks: shapes only
         self.add_node(name, kind, inputs, attrs or {}, op.field, weights)
         if output:
             self.tensors[op.node.output[0]] = name
@@ -132,6 +168,8 @@ class Importer:
         out = op.node.output[0]
         if tensor in self.consts:
             self.consts[out] = self.consts[tensor]
+            if tensor in self.missing:
+                self.missing.add(out)
         else:
             self.tensors[out] = self.value(tensor, op.field)
 
@@ -145,7 +183,7 @@ class Importer:
             arr = self.consts[tensor]
             name = self.unique(tensor, "constant")
             self.add_node(name, "constant", [], {"shape": list(arr.shape), "dtype": np_dtype(arr)},
-                          field, {"value": arr})
+                          field, None if tensor in self.missing else {"value": arr})
             self.tensors[tensor] = name
             return name
         raise GraphError(f"tensor {tensor!r} is used before any node produces it "
@@ -168,6 +206,28 @@ class Importer:
         if tensor in self.consts:
             return tuple(self.consts[tensor].shape)
         return self.types[self.value(tensor, field)].shape
+
+
+def _scope_path(raw: str) -> str:
+    """'/layer1/layer1.0/conv1/Conv' -> 'layer1.0.conv1.Conv': torch writes a module scope
+    both as a component and again as the prefix of its child's; keep each prefix once."""
+    if "/" not in raw:
+        return raw
+    path = ""
+    for part in (p for p in raw.split("/") if p):
+        if not path or part.startswith(path + "."):
+            path = part
+        elif part != path:
+            path = f"{path}.{part}"
+    return path
+
+
+def _drop_op_type(path: str, op_type: str) -> str:
+    """'layer1.0.conv1.Conv' -> 'layer1.0.conv1' (also 'Conv_3'); '' when nothing would remain."""
+    head, _, last = path.rpartition(".")
+    if head and re.fullmatch(re.escape(op_type) + r"(_\d+)?", last):
+        return head
+    return ""
 
 
 def _sanitize(raw: str) -> str:

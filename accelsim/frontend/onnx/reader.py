@@ -65,13 +65,50 @@ def read_model(path: str) -> Any:
     if not Path(path).is_file():
         raise SpecError("file not found", file=path)
     try:
-        model = onnx.load(path)
-    except Exception as exc:  # protobuf DecodeError, missing external data, ...
+        model = onnx.load(path, load_external_data=False)  # weights: see ``initializer_arrays``
+    except Exception as exc:  # protobuf DecodeError, ...
         raise SpecError(f"not a valid ONNX model: {type(exc).__name__}: {exc}".rstrip(": "),
                         file=path) from None
     if model.ir_version <= 0 or not model.HasField("graph"):
         raise SpecError("not a valid ONNX model (no IR version or graph)", file=path)
     return model
+
+
+def initializer_arrays(model: Any, path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Every initializer as an array, and for those whose data is absent, where it should be.
+
+    Weights are optional in the IR, so a shapes-only export (initializers without data, or an
+    external-data file that is missing) still imports: an absent tensor stands in as a
+    zero-stride array of the right shape and dtype (no memory), and its name is returned (with
+    its external file, '' when inline) so that the importer attaches no weights made from it.
+    """
+    from onnx import TensorProto, checker, external_data_helper, helper, numpy_helper
+
+    base = str(Path(path).parent)
+    arrays: dict[str, np.ndarray] = {}
+    missing: dict[str, str] = {}
+    for init in model.graph.initializer:
+        location = ""
+        if init.data_location == TensorProto.EXTERNAL:
+            location = next((e.value for e in init.external_data if e.key == "location"), "?")
+            try:
+                external_data_helper.load_external_data_for_tensor(init, base)
+            except (OSError, ValueError, checker.ValidationError):  # missing, short or outside
+                pass
+        if init.data_location != TensorProto.EXTERNAL and _has_data(init):
+            arrays[init.name] = numpy_helper.to_array(init)
+            continue
+        dt = helper.tensor_dtype_to_np_dtype(init.data_type)
+        arrays[init.name] = np.broadcast_to(np.zeros((), dt), tuple(int(d) for d in init.dims))
+        missing[init.name] = location
+    return arrays, missing
+
+
+def _has_data(t: Any) -> bool:
+    if not t.dims or 0 in t.dims:
+        return True  # a scalar's absent data is an error numpy_helper reports; empty is empty
+    return bool(t.raw_data) or any(len(getattr(t, f)) for f in (
+        "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data"))
 
 
 def node_attrs(node: NodeProto) -> dict[str, Any]:

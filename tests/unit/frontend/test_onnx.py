@@ -155,7 +155,7 @@ def test_conv_net_shapes_macs_params(resnet_block: Path) -> None:
     # ONNX pads [x1_begin, x2_begin, x1_end, x2_end] are (top, left, bottom, right).
     assert g.node("stem").attrs["padding"] == (0, 1, 1, 0)
     assert g.node("stem").attrs["stride"] == (2, 2)
-    assert g.node("block.conv1.Conv").attrs["bias"] is False
+    assert g.node("block.conv1").attrs["bias"] is False  # the trailing op type is dropped
     assert g.node("r1").op == "relu"
     assert g.node("skip").inputs == ("bn2", "stem_relu")
     assert g.node("flatten").op == "flatten"
@@ -194,8 +194,8 @@ def test_transformer_block_shapes_macs_params(transformer_block: Path) -> None:
     assert g.params() == params == 8544
     # MatMul's (in, out) initializer is transposed into linear's (out, in).
     w1 = _initializers(transformer_block)["W1"]
-    np.testing.assert_array_equal(g.weights("ffn.fc1.MatMul")["weight"], w1.T)
-    assert g.weights("ffn.fc1.MatMul")["bias"].shape == (f,)
+    np.testing.assert_array_equal(g.weights("ffn.fc1")["weight"], w1.T)
+    assert g.weights("ffn.fc1")["bias"].shape == (f,)
 
 
 def test_reshape_follows_the_batch(transformer_block: Path) -> None:
@@ -332,7 +332,7 @@ def test_unsupported_op_names_the_node(tmp_path: Path) -> None:
     err = info.value
     assert err.field == "graph.node[1] (nms)"
     assert err.file == str(path)
-    assert "'NonMaxSuppression' is not supported" in str(err) and "Conv" in str(err)
+    assert "unsupported ONNX ops: NonMaxSuppression (1);" in str(err) and "Conv" in str(err)
     assert "\n" not in str(err)
 
 
@@ -375,3 +375,118 @@ def test_onnx_bundled_resnet50_matches_published_counts() -> None:
     assert g.params() == 25_557_032
     assert g.macs() == 4_089_184_256  # the usual "4.09 GMACs"
     assert g.with_batch(2).macs() == 2 * g.macs()
+
+
+# --------------------------------------------------------------------------- shapes-only models
+
+
+def _conv_fc(tmp_path: Path, name: str) -> onnx.ModelProto:
+    """conv 3->8 3x3 (bias) -> relu -> GAP -> flatten -> Gemm 8->4 on a 1x3x10x10 input."""
+    n = helper.make_node
+    nodes = [n("Conv", ["x", "c.w", "c.b"], ["c"], name="/conv/Conv"),
+             n("Relu", ["c"], ["r"], name="/relu/Relu"),
+             n("GlobalAveragePool", ["r"], ["gap"], name="/gap/GlobalAveragePool"),
+             n("Flatten", ["gap"], ["flat"], name="/flatten/Flatten"),
+             n("Gemm", ["flat", "fc.w", "fc.b"], ["y"], name="/fc/Gemm", transB=1)]
+    inits = [_init("c.w", 8, 3, 3, 3), _init("c.b", 8), _init("fc.w", 4, 8), _init("fc.b", 4)]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 10, 10])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph(nodes, name, [x], [y], initializer=inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+_CONV_FC_MACS = 8 * 3 * 8 * 8 * 3 * 3 + 4 * 8   # conv K*C*P*Q*R*S, FC out*in
+_CONV_FC_PARAMS = 8 * 27 + 8 + 4 * 8 + 4
+
+
+def test_missing_external_data_file_imports_shapes_with_one_warning(tmp_path: Path) -> None:
+    model = _conv_fc(tmp_path, "ext")
+    path = tmp_path / "ext.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="ext.onnx.data", size_threshold=0)
+    (tmp_path / "ext.onnx.data").unlink()
+    with pytest.warns(UserWarning) as record:
+        g = load_onnx(path)
+    assert len(record) == 1  # one note per model, not one per tensor
+    msg = str(record[0].message)
+    assert "4 of 4 weight tensors have no data" in msg and "'ext.onnx.data'" in msg
+    assert "\n" not in msg
+    assert g.type_of(g.outputs[0]).shape == (1, 4) and g.type_of("conv").shape == (1, 8, 8, 8)
+    assert g.macs() == _CONV_FC_MACS == 13_856
+    assert g.params() == _CONV_FC_PARAMS  # counted from shapes
+    assert not g.has_weights
+
+
+def test_external_data_present_loads_weights(tmp_path: Path) -> None:
+    model = _conv_fc(tmp_path, "ext_ok")
+    want = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    path = tmp_path / "ext_ok.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, location="w.data", size_threshold=0)
+    import warnings as _w
+
+    with _w.catch_warnings():
+        _w.simplefilter("error")
+        g = load_onnx(path)
+    np.testing.assert_array_equal(g.weights("conv")["weight"], want["c.w"])
+    np.testing.assert_array_equal(g.weights("fc")["weight"], want["fc.w"])
+
+
+def test_initializers_without_data_import_shapes_only(tmp_path: Path) -> None:
+    model = _conv_fc(tmp_path, "bare")
+    for t in model.graph.initializer:  # a shapes-only export: dims and type, no values
+        t.ClearField("raw_data")
+        t.ClearField("float_data")
+    path = tmp_path / "bare.onnx"
+    onnx.save(model, str(path))
+    with pytest.warns(UserWarning, match="4 of 4 weight tensors have no data .no data in the file"):
+        g = load_onnx(path)
+    assert g.macs() == _CONV_FC_MACS and g.params() == _CONV_FC_PARAMS and not g.has_weights
+
+
+def test_cli_shows_missing_weights_as_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from accelsim.cli import main
+
+    model = _conv_fc(tmp_path, "cli")
+    path = tmp_path / "cli.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, location="cli.data", size_threshold=0)
+    (tmp_path / "cli.data").unlink()
+    out = tmp_path / "cli.yaml"
+    assert main(["convert", str(path), "-o", str(out)]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(err) == 1 and err[0].startswith("accelsim: warning: ") and "no data" in err[0]
+    assert load_model(out).macs() == _CONV_FC_MACS
+
+
+# --------------------------------------------------------------------------- errors and names
+
+
+def test_unsupported_ops_are_all_named_with_counts(tmp_path: Path) -> None:
+    n = helper.make_node
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    nodes = [n("Relu", ["x"], ["a"], name="ok"), n("Celu", ["a"], ["b"], name="first_bad"),
+             n("Shrink", ["b"], ["c"]), n("Celu", ["c"], ["y"])]
+    path = _save(tmp_path, nodes, [x], [y], [], name="bad")
+    with pytest.raises(UnsupportedOpError) as info:
+        load_onnx(path)
+    assert "unsupported ONNX ops: Celu (2), Shrink (1);" in str(info.value)
+    assert info.value.field == "graph.node[1] (first_bad)"
+    assert "\n" not in str(info.value)
+
+
+def test_torch_scope_names_do_not_repeat_prefixes(tmp_path: Path) -> None:
+    n = helper.make_node
+    nodes = [n("Conv", ["x", "w1"], ["c1"], name="/layer1/layer1.0/conv1/Conv"),
+             n("Relu", ["c1"], ["r1"], name="/layer1/layer1.0/relu/Relu"),
+             n("Conv", ["r1", "w2"], ["c2"], name="/layer1/layer1.0/conv2/Conv"),
+             n("Add", ["c2", "x"], ["s"], name="/layer1/layer1.0/Add"),
+             n("Relu", ["s"], ["r2"], name="/layer1/layer1.0/relu/Relu_1"),   # relu module reused
+             n("Relu", ["r2"], ["y"], name="/layer1/layer1.0/relu/Relu_2")]
+    inits = [_init("w1", 4, 4, 1, 1), _init("w2", 4, 4, 1, 1)]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 2, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 2, 2])
+    g = load_onnx(_save(tmp_path, nodes, [x], [y], inits, name="scopes"))
+    names = [layer.name for layer in g.layers()]
+    assert names == ["layer1.0.conv1", "layer1.0.relu", "layer1.0.conv2", "layer1.0",  # block's Add
+                     "layer1.0.relu.Relu_1", "layer1.0.relu.Relu_2"]
+    assert len(set(names)) == len(names)
