@@ -180,11 +180,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .report.table import render_grid
     from .validation import Skipped, run_all
 
-    rows, records, failed = [], [], 0
+    rows, records, skipped, failed = [], [], [], 0
     for case, result in run_all(args.cases or None):
         if isinstance(result, Skipped):
-            rows.append([case.name, "(skipped)", "", "", "", "", str(result)])
+            rows.append([case.name, "-", "", "", "", "", "skipped"])
             records.append({"case": case.name, "skipped": str(result)})
+            skipped.append(f"  {case.name}: {result}")
             continue
         for c in result:
             failed += not c.ok
@@ -196,12 +197,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
                             "reference": c.reference, "error": c.error, "tolerance": c.tolerance,
                             "kind": c.kind, "source": c.source, "ok": c.ok})
     if args.json:
-        _emit(json.dumps({"checks": records, "failed": failed}, indent=1) + "\n", None)
+        result = {"checks": records, "failed": failed, "skipped": len(skipped)}
+        _emit(json.dumps(result, indent=1) + "\n", None)
     else:
         text = render_grid(["case", "quantity", "predicted", "reference", "error", "tolerance", "status"],
                            rows, [False, False, True, True, True, False, False])
         checked = sum(1 for r in records if "ok" in r)
-        _emit(text + f"\n\n{checked - failed} of {checked} checks within tolerance\n", None)
+        summary = f"{checked - failed} of {checked} checks within tolerance"
+        if skipped:
+            cases = "case" if len(skipped) == 1 else "cases"
+            summary += f"; {len(skipped)} {cases} skipped:\n" + "\n".join(skipped)
+        _emit(text + f"\n\n{summary}\n", None)
     return 1 if failed else 0
 
 

@@ -42,6 +42,17 @@ _EXAMPLES = {
     "energy": "'0.2 pJ'", "power": "'40 W'", "time": "'5 ns'", "length": "'28 nm'",
     "voltage": "'0.9 V'", "ops_rate": "'92 TOPS'",
 }
+# the unit a bare number is shown with in the hint that asks for one
+_HINT_UNITS = {
+    "frequency": "GHz", "bytes": "KiB", "bandwidth": "GB/s", "energy": "pJ", "power": "W",
+    "time": "ns", "length": "nm", "voltage": "V", "ops_rate": "TOPS",
+}
+# what a quantity of each kind is called in a sentence
+_NOUNS = {
+    "frequency": "a frequency", "bytes": "a size in bytes", "bandwidth": "a bandwidth",
+    "energy": "an energy", "power": "a power", "time": "a duration", "length": "a length",
+    "voltage": "a voltage", "ops_rate": "an operation rate",
+}
 
 
 def _split_unit(text: str) -> tuple[float, str] | None:
@@ -58,22 +69,32 @@ def _split_unit(text: str) -> tuple[float, str] | None:
     return None
 
 
-def parse_quantity(value: object, kind: str) -> float:
+def _bare_number(number: float, kind: str, field: str | None) -> ValueError:
+    shown = f"{number:g}"
+    example = f"{field}: {shown} {_HINT_UNITS[kind]}" if field else f"'{shown} {_HINT_UNITS[kind]}'"
+    return ValueError(f"{shown} has no unit; {_NOUNS[kind]} needs one, e.g. {example}")
+
+
+def parse_quantity(value: object, kind: str, *, field: str | None = None) -> float:
     """Convert ``value`` to an SI float of ``kind`` (one of :data:`UNIT_KINDS`).
 
-    A bare number is taken as already in SI base units. A string must carry a unit of the
-    requested kind.
+    The value must carry a unit of the requested kind: a bare number is ambiguous (is
+    ``frequency: 1`` one hertz or one gigahertz?) and is refused, except zero, which is zero
+    in every unit. ``field`` names the key in the hint (``frequency: 1 GHz``).
 
     Raises:
-        ValueError: the text is not a quantity, or its unit is of another kind. The caller
-            (a spec loader) wraps it into a SpecError that names file, line and field.
+        ValueError: the text is not a quantity, has no unit, or its unit is of another kind.
+            The caller (a spec loader) wraps it into a SpecError that names file, line and
+            field.
     """
     if kind not in UNIT_KINDS:
         raise ValueError(f"unknown unit kind {kind!r}")
     if isinstance(value, bool):
         raise ValueError(f"expected a quantity like {_EXAMPLES[kind]}, got {value!r}")
     if isinstance(value, (int, float)):
-        return float(value)
+        if value == 0:
+            return 0.0
+        raise _bare_number(float(value), kind, field)
     if not isinstance(value, str):
         raise ValueError(f"expected a quantity like {_EXAMPLES[kind]}, got {value!r}")
     match = _PATTERN.match(value)
@@ -81,24 +102,38 @@ def parse_quantity(value: object, kind: str) -> float:
         raise ValueError(f"expected a quantity like {_EXAMPLES[kind]}, got {value!r}")
     number, unit = float(match.group(1)), match.group(2)
     if unit == "":
-        return number
+        if number == 0:
+            return 0.0
+        raise _bare_number(number, kind, field)
     split = _split_unit(unit)
     if split is None:
         raise ValueError(f"unknown unit {unit!r} in {value!r}; expected a quantity like {_EXAMPLES[kind]}")
     factor, symbol = split
     unit_kind, base = _UNITS[symbol]
     if unit_kind != kind:
-        raise ValueError(f"{value!r} is a {unit_kind} but a {kind} like {_EXAMPLES[kind]} is needed")
+        raise ValueError(f"{value!r} is {_NOUNS[unit_kind]}, but {_NOUNS[kind]} is needed here, "
+                         f"like {_EXAMPLES[kind]}")
     return number * factor * base
 
 
 def format_si(value: float, unit: str, digits: int = 3) -> str:
-    """Format ``value`` with an SI prefix, e.g. ``format_si(1.5e-3, 's') == '1.5 ms'``."""
+    """Format ``value`` with an SI prefix, e.g. ``format_si(1.5e-3, 's') == '1.5 ms'``.
+
+    Durations (``unit == "s"``) use only s, ms, µs and ns: a long run reads ``1,250 s``,
+    never ``1.25 ks`` or ``Ms``, and anything under a nanosecond is shown in ns.
+    """
     if value == 0 or value != value:
         return f"0 {unit}"
+    magnitude = float(f"{abs(value):.{digits}g}")  # 999.7 picks the prefix 1e3 rounds to
+    if unit == "s":
+        if magnitude >= 1e3:
+            return f"{round(value):,} s"
+        for factor, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "µ")):
+            if magnitude >= factor:
+                return f"{value / factor:.{digits}g} {prefix}s"
+        return f"{value / 1e-9:.{digits}g} ns"
     prefixes = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""),
                 (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f")]
-    magnitude = abs(value)
     for factor, prefix in prefixes:
         if magnitude >= factor:
             return f"{value / factor:.{digits}g} {prefix}{unit}"

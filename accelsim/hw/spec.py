@@ -88,7 +88,7 @@ class SpecReader:
 
     def quantity(self, key: str, kind: str, default: Any = MISSING, *, positive: bool = True) -> float:
         def convert(v: Any) -> float:
-            q = parse_quantity(v, kind)
+            q = parse_quantity(v, kind, field=key)
             if positive and not q > 0:
                 raise ValueError(f"must be positive, got {v!r}")
             if not positive and q < 0:

@@ -542,14 +542,31 @@ def test_hw_value_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert_located(rc, err, path, line, field)
 
 
+@pytest.mark.parametrize("line,new,field,hint", [
+    (3, "frequency: 1", "frequency", "frequency: 1 GHz"),
+    (10, "    bandwidth: 500", "memories[0].bandwidth", "bandwidth: 500 GB/s"),
+    (13, "    size: '8'", "memories[1].size", "size: 8 KiB"),
+])
+def test_hw_bare_number_needs_a_unit(tmp_path: Path, capsys: pytest.CaptureFixture[str], line: int,
+                                     new: str, field: str, hint: str) -> None:
+    rc, _, err, path = estimate_hw(tmp_path, capsys, replace_line(HW, line, new))
+    assert_located(rc, err, path, line, field, "has no unit", f"e.g. {hint}")
+
+
+def test_hw_unit_of_another_kind_reads_as_english(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err, path = estimate_hw(tmp_path, capsys, replace_line(HW, 10, "    bandwidth: 500 MB"))
+    assert_located(rc, err, path, 10, "memories[0].bandwidth",
+                   "'500 MB' is a size in bytes, but a bandwidth is needed here, like '34 GB/s'")
+
+
 @pytest.mark.parametrize("line,new", [
-    (10, "    bandwidth: 1e-320"),       # traffic / bandwidth is infinite
-    (6, "  int8: 1e-320"),               # macs / peak is infinite
-    (3, "frequency: 1e300"),             # latency x frequency (cycles) is infinite
+    (10, "    bandwidth: 1e-320 B/s"),   # traffic / bandwidth is infinite
+    (6, "  int8: 1e-320 OPS"),           # macs / peak is infinite
+    (3, "frequency: 1e300 Hz"),          # latency x frequency (cycles) is infinite
 ])
 def test_hw_costs_overflow(tmp_path: Path, capsys: pytest.CaptureFixture[str], line: int, new: str) -> None:
     rc, _, err, hw = estimate_hw(tmp_path, capsys, replace_line(HW, line, new)
-                                 if line != 3 else replace_line(replace_line(HW, 6, "  int8: 1e-10"), 3, new))
+                                 if line != 3 else replace_line(replace_line(HW, 6, "  int8: 1e-10 OPS"), 3, new))
     path = str(ROOT / "models" / "digits_cnn.yaml")
     assert_located(rc, err, path, 19, "blocks.conv_pool.layers[0]", "too large", hw)
 

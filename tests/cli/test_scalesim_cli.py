@@ -109,7 +109,7 @@ def test_bad_cfg_is_one_located_line(tmp_path, capsys):
     bad.write_text((CFG / "sa32_calc_os.cfg").read_text().replace("Dataflow : os", "Dataflow : rs"))
     report = tmp_path / "reports"
     rc, out, err = run(["estimate", TOPO / "gemm_7x5x3.csv", "--hw", bad, "--scalesim-report", report], capsys)
-    one_line_error(rc, out, err, f"{bad}:14: architecture_presets.dataflow: unknown value 'rs'")
+    one_line_error(rc, out, err, f"{bad}:14: architecture_presets.Dataflow: unknown value 'rs'")
     assert not report.exists()
 
 

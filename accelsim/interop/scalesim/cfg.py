@@ -6,8 +6,9 @@ or a silent default (SCALE-Sim turns an unknown dataflow into ``os``).
 
 * ``[architecture_presets]``: ``ArrayHeight`` x ``ArrayWidth``, ``Dataflow``, SRAM sizes in
   KiB (``IfmapSramSzkB``, ...; words are one byte), offsets and request-buffer depths
-  (checked, unused). ``Bandwidth`` is read in USER mode only, and only its first element is
-  used: it is the OFMAP drain bandwidth.
+  (checked, unused; optional, since files of releases before v3 lack them: SCALE-Sim v3's
+  default of 60 applies). ``Bandwidth`` is read in USER mode only, and only its first
+  element is used: it is the OFMAP drain bandwidth.
 * ``[layout]``: in USER mode ``IfmapSRAMBankBandwidth`` / ``FilterSRAMBankBandwidth`` are the
   IFMAP / FILTER DRAM bandwidths (words per cycle) and must be divisible by the bank count.
   Custom layouts are not supported. Optional here (SCALE-Sim 3.0.0 requires it); absent, its
@@ -23,6 +24,7 @@ at 45 nm, the technology table's reference node.
 from __future__ import annotations
 
 import configparser
+import difflib
 import re
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -38,26 +40,32 @@ __all__ = ["load_scalesim_cfg", "NOMINAL_FREQUENCY_HZ"]
 NOMINAL_FREQUENCY_HZ = 1e9
 T = TypeVar("T")
 
-# Keys per section, lower case (configparser folds case). Keys SCALE-Sim ignores are
-# accepted and ignored; anything else is an error.
-_KNOWN = {
-    "general": {"run_name"},
-    "architecture_presets": {
-        "arrayheight", "arraywidth", "ifmapsramszkb", "filtersramszkb", "ofmapsramszkb",
-        "ifmapoffset", "filteroffset", "ofmapoffset", "dataflow", "bandwidth",
-        "readrequestbuffer", "writerequestbuffer", "memorybanks"},
-    "layout": {"ifmapcustomlayout", "ifmapsrambankbandwidth", "ifmapsrambanknum", "ifmapsrambankport",
-               "filtercustomlayout", "filtersrambankbandwidth", "filtersrambanknum", "filtersrambankport"},
-    "sparsity": {"sparsitysupport", "sparserep", "optimizedmapping", "blocksize",
-                 "randomnumbergeneratorseed"},
-    "run_presets": {"interfacebandwidth", "useramulatortrace"},
-    "network_presets": {"topologycsvloc"},
+# Keys per section as SCALE-Sim spells them; configparser folds case, so lookups go through
+# the lower-case form and messages use the file's own spelling (or this one). Keys SCALE-Sim
+# ignores are accepted and ignored; anything else is an error.
+_SPELLING = {
+    "general": ("run_name",),
+    "architecture_presets": (
+        "ArrayHeight", "ArrayWidth", "IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB",
+        "IfmapOffset", "FilterOffset", "OfmapOffset", "Dataflow", "Bandwidth",
+        "ReadRequestBuffer", "WriteRequestBuffer", "MemoryBanks"),
+    "layout": ("IfmapCustomLayout", "IfmapSRAMBankBandwidth", "IfmapSRAMBankNum", "IfmapSRAMBankPort",
+               "FilterCustomLayout", "FilterSRAMBankBandwidth", "FilterSRAMBankNum", "FilterSRAMBankPort"),
+    "sparsity": ("SparsitySupport", "SparseRep", "OptimizedMapping", "BlockSize",
+                 "RandomNumberGeneratorSeed"),
+    "run_presets": ("InterfaceBandwidth", "UseRamulatorTrace"),
+    "network_presets": ("TopologyCsvLoc",),
 }
+_KNOWN = {section: {key.lower(): key for key in keys} for section, keys in _SPELLING.items()}
 _REQUIRED_SECTIONS = ("general", "architecture_presets", "run_presets")
 # scale_config's own defaults for an absent [layout] section
 _LAYOUT_DEFAULTS = {"ifmapsrambankbandwidth": "10", "filtersrambankbandwidth": "10",
                     "ifmapsrambanknum": "1", "filtersrambanknum": "1",
                     "ifmapcustomlayout": "False", "filtercustomlayout": "False"}
+# Request-queue depths appeared in SCALE-Sim v3 (for Ramulator traces); v2's scale_config
+# never reads them, so its files lack them. 60 is what v3's scale_config starts from
+# (req_buf_sz_rd / req_buf_sz_wr in scale_config.__init__).
+_REQUEST_BUFFER_DEFAULT = "60"
 
 
 class _Cfg:
@@ -80,6 +88,7 @@ class _Cfg:
             raise SpecError(f"not a SCALE-Sim config (INI): {message}", file=self.path,
                             line=line) from None
         self.lines: dict[tuple[str, str], int] = {}
+        self.spelled: dict[tuple[str, str], str] = {}  # (section, lower-case key) -> as written
         self.section_lines: dict[str, int] = {}
         section = None
         for number, raw in enumerate(text.splitlines(), start=1):
@@ -90,12 +99,18 @@ class _Cfg:
                 continue
             key = re.match(r"^\s*([^:=#;\s][^:=]*?)\s*[:=]", raw)
             if key and section is not None:
-                self.lines[(section, key.group(1).strip().lower())] = number
+                written = key.group(1).strip()
+                self.lines[(section, written.lower())] = number
+                self.spelled[(section, written.lower())] = written
+
+    def spelling(self, section: str, key: str) -> str:
+        """``key`` as the file writes it, else as SCALE-Sim does."""
+        return self.spelled.get((section, key)) or _KNOWN.get(section, {}).get(key, key)
 
     def error(self, section: str, key: str | None, message: str) -> SpecError:
         line = self.lines.get((section, key)) if key else self.section_lines.get(section)
         return SpecError(message, file=self.path, line=line,
-                         field=f"{section}.{key}" if key else section)
+                         field=f"{section}.{self.spelling(section, key)}" if key else section)
 
     def raw(self, section: str, key: str, default: str | None = None) -> str:
         if not self.parser.has_section(section):
@@ -105,7 +120,7 @@ class _Cfg:
         if not self.parser.has_option(section, key):
             if default is not None:
                 return default
-            raise self.error(section, None, f"missing key {key!r} in [{section}]")
+            raise self.error(section, None, f"missing key {self.spelling(section, key)!r} in [{section}]")
         return self.parser.get(section, key).strip()
 
     def value(self, section: str, key: str, convert: Callable[[str], T], default: str | None = None) -> T:
@@ -125,8 +140,17 @@ class _Cfg:
                                                 + did_you_mean(section, list(_KNOWN)))
             for key in self.parser.options(section):
                 if key not in _KNOWN[section]:
-                    raise self.error(section, key, "unknown key; "
-                                     + did_you_mean(key, sorted(_KNOWN[section])))
+                    raise self.error(section, key, "unknown key; " + _suggest(section, key))
+
+
+def _suggest(section: str, key: str) -> str:
+    """Close known keys of ``section`` for a lower-case ``key``, compared without case and
+    named as SCALE-Sim spells them."""
+    known = _KNOWN[section]
+    close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(repr(known[c]) for c in close) + "?"
+    return did_you_mean(key, sorted(known.values()))
 
 
 def _int(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -184,8 +208,10 @@ def load_scalesim_cfg(path: str | Path) -> SystolicSpec:
     cols = cfg.value(arch, "arraywidth", _int(1, MAX_SIDE))
     sizes = tuple(cfg.value(arch, key, _int(1)) * 1024.0
                   for key in ("ifmapsramszkb", "filtersramszkb", "ofmapsramszkb"))
-    for key in ("ifmapoffset", "filteroffset", "ofmapoffset", "readrequestbuffer", "writerequestbuffer"):
+    for key in ("ifmapoffset", "filteroffset", "ofmapoffset"):
         cfg.value(arch, key, _int(0))
+    for key in ("readrequestbuffer", "writerequestbuffer"):
+        cfg.value(arch, key, _int(0), _REQUEST_BUFFER_DEFAULT)
     dataflow = cfg.value(arch, "dataflow", _choice(*DATAFLOWS))
     mode = cfg.value("run_presets", "interfacebandwidth", _choice("CALC", "USER"))
     _unsupported(cfg, "run_presets", "useramulatortrace", "UseRamulatorTrace", "False")

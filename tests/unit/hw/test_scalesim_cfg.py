@@ -44,14 +44,14 @@ def check(tmp_path, text, line, field, fragment):
 
 
 @pytest.mark.parametrize("old,new,line,field,fragment", [
-    ("Dataflow : ws", "Dataflow : xs", 14, "architecture_presets.dataflow", "unknown value 'xs'"),
-    ("ArrayHeight:    32", "ArrayHeight:    3.5", 5, "architecture_presets.arrayheight", "integer"),
-    ("OfmapSramSzkB:   4", "OfmapSramSzkB:   0", 9, "architecture_presets.ofmapsramszkb", "at least 1"),
-    ("Bandwidth : 10", "Bandwidth : 10, x", 13, "architecture_presets.bandwidth", "integer"),
-    ("IfmapSRAMBankNum: 1", "IfmapSRAMBankNum: 3", 20, "layout.ifmapsrambankbandwidth", "divisible by 3"),
-    ("InterfaceBandwidth: USER", "InterfaceBandwidth: BOTH", 36, "run_presets.interfacebandwidth", "CALC"),
-    ("SparsitySupport : false", "SparsitySupport : true", 29, "sparsity.sparsitysupport", "not supported"),
-    ("ReadRequestBuffer: 32", "ReadRequestBufer: 32", 15, "architecture_presets.readrequestbufer", "did you mean"),
+    ("Dataflow : ws", "Dataflow : xs", 14, "architecture_presets.Dataflow", "unknown value 'xs'"),
+    ("ArrayHeight:    32", "ArrayHeight:    3.5", 5, "architecture_presets.ArrayHeight", "integer"),
+    ("OfmapSramSzkB:   4", "OfmapSramSzkB:   0", 9, "architecture_presets.OfmapSramSzkB", "at least 1"),
+    ("Bandwidth : 10", "Bandwidth : 10, x", 13, "architecture_presets.Bandwidth", "integer"),
+    ("IfmapSRAMBankNum: 1", "IfmapSRAMBankNum: 3", 20, "layout.IfmapSRAMBankBandwidth", "divisible by 3"),
+    ("InterfaceBandwidth: USER", "InterfaceBandwidth: BOTH", 36, "run_presets.InterfaceBandwidth", "CALC"),
+    ("SparsitySupport : false", "SparsitySupport : true", 29, "sparsity.SparsitySupport", "not supported"),
+    ("ReadRequestBuffer: 32", "ReadRequestBufer: 32", 15, "architecture_presets.ReadRequestBufer", "did you mean 'ReadRequestBuffer'"),
 ])
 def test_bad_values_are_located(tmp_path, old, new, line, field, fragment):
     assert old in USER
@@ -62,3 +62,28 @@ def test_missing_section_and_syntax(tmp_path):
     without_run = USER[:USER.index("[run_presets]")]
     check(tmp_path, without_run, None, "run_presets", "missing section")
     check(tmp_path, "ArrayHeight: 32\n" + USER, 1, None, "not a SCALE-Sim config")
+
+
+def test_cfg_of_earlier_release_without_request_buffers_loads(tmp_path):
+    """SCALE-Sim 2.x files have no ReadRequestBuffer / WriteRequestBuffer; SCALE-Sim 3's
+    scale_config starts both at 60, and the keys only matter for Ramulator traces."""
+    old = "\n".join(line for line in USER.splitlines() if "RequestBuffer" not in line)
+    path = tmp_path / "v2.cfg"
+    path.write_text(old)
+    spec, reference = load_hardware(path), load_hardware(CFGS / "sa32_user_small_ws.cfg")
+    assert (spec.rows, spec.cols, spec.dataflow, spec.sram_words, spec.words_per_cycle()) == (
+        reference.rows, reference.cols, reference.dataflow, reference.sram_words, reference.words_per_cycle())
+    bad = tmp_path / "bad.cfg"
+    bad.write_text(USER.replace("ReadRequestBuffer: 32", "ReadRequestBuffer: -1"))
+    with pytest.raises(SpecError, match="at least 0") as info:
+        load_hardware(bad)
+    assert info.value.field == "architecture_presets.ReadRequestBuffer"
+
+
+def test_messages_keep_the_keys_case(tmp_path):
+    check(tmp_path, USER.replace("ArrayWidth:     32\n", ""), 4, "architecture_presets",
+          "missing key 'ArrayWidth'")
+    check(tmp_path, USER.replace("Dataflow : ws", "DATAFLOW : xs"), 14, "architecture_presets.DATAFLOW",
+          "unknown value 'xs'")
+    check(tmp_path, USER.replace("ReadRequestBuffer: 32", "readrequestbufer: 32"), 15,
+          "architecture_presets.readrequestbufer", "did you mean 'ReadRequestBuffer'")

@@ -49,7 +49,7 @@ def test_table_shows_hand_derived_figures(tmp_path):
     assert lines[0] == "layer op output MACs cycles latency energy dram B sram B util bound"
     assert lines[2:6] == [
         "fc linear 1x256 65.5 k 66048 66 µs 16.9 µJ 66 k 66.3 k 0% dram",
-        "act relu 1x256 0 1 256 ps 6.41 nJ 0 512 - compute",
+        "act relu 1x256 0 1 0.256 ns 6.41 nJ 0 512 - compute",
         "fc2 linear 1x256 65.5 k 66048 66 µs 16.9 µJ 66 k 66.3 k 0% dram",
         "TOTAL 131 k 132097 132 µs 33.9 µJ 132 k 133 k 0% dram",
     ]
