@@ -29,7 +29,7 @@ NEEDS_NUMBA = {
         "searches mappings for five AlexNet layers at import (about 3 minutes in plain Python)",
     "tests/unit/mapping/test_npu_search.py::test_same_inputs_same_mapping":
         "two whole mapping searches of a ResNet layer (about 1.5 minutes in plain Python)",
-    "tests/cli/test_result_cache.py::test_a_warm_run_gives_the_same_figures_without_numba[digits_cnn-eyeriss]":
+    "tests/cli/test_result_cache.py::test_a_warm_run_gives_the_same_figures_without_numba[eyeriss]":
         "a cold mapping search of a whole network (about 40 s in plain Python)",
 }
 

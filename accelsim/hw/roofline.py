@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..errors import MappingError
 from ..ir import DTYPES, Graph, Layer
+from .residency import resident_activations
 from .cost import FAMILIES, CostContext, Family, LayerCost, NoOptions
 from .spec import HardwareSpec, SpecReader
 from .technology import (OFFCHIP_TYPES, Technology, add_energy_j, mac_energy_j,
@@ -125,21 +126,6 @@ class RooflineModel:
                 f"{self.spec.default_precision}", file=where.file, line=where.line, field=where.field)
         return dtype, peak, self.spec.vector_ops or peak
 
-    def _resident(self, graph: Graph, layers: list[Layer]) -> dict[str, bool]:
-        """Which activation tensors stay on chip (see the module docstring)."""
-        working = {l.name: sum(t.nbytes for t in l.inputs) + l.output.nbytes for l in layers}
-        outputs = set(graph.outputs)
-        resident: dict[str, bool] = {}
-        for l in layers:
-            if l.workload.kind == "data" and l.node.inputs:  # a view aliases its input
-                resident[l.name] = resident.get(l.node.inputs[0], False) and l.name not in outputs
-                continue
-            fits = working[l.name] <= self.capacity
-            users = graph.consumers(l.name)
-            resident[l.name] = (fits and l.name not in outputs
-                                and all(working.get(u, 0.0) <= self.capacity for u in users))
-        return resident
-
     def roof(self, precision: str) -> tuple[float | None, tuple[tuple[str, float], ...]]:
         return self.spec.peak(precision), tuple(
             (m.name, m.bandwidth_bps) for m in self.spec.memories if m.bandwidth_bps)
@@ -147,7 +133,7 @@ class RooflineModel:
     def layer_costs(self, graph: Graph) -> list[LayerCost]:
         spec = self.spec
         layers = graph.layers()
-        resident = self._resident(graph, layers)
+        resident = resident_activations(graph, layers, self.capacity)
         costs = []
         for layer in layers:
             w = layer.workload

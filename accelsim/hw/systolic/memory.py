@@ -1,14 +1,11 @@
-"""One GEMM on a systolic array with double-buffered SRAMs: SCALE-Sim's figures, or ours.
+"""One GEMM on a systolic array with double-buffered SRAMs, as SCALE-Sim 3.0.0 simulates it.
 
 :func:`run_gemm` lays the GEMM's operands out as address tables
 (:mod:`.lowering`), describes the dataflow to the line-by-line memory kernel
 (:mod:`accelsim.kernels.systolic_memory`) and turns what it returns into the fields of
-SCALE-Sim's COMPUTE_REPORT, BANDWIDTH_REPORT and DETAILED_ACCESS_REPORT. With
-``scalesim=True`` every field follows SCALE-Sim 3.0.0, quirks included; otherwise the quirks
-are fixed (see docs/systolic.md): cycles are counts, not last indices; the OS fold includes
-the accumulator drain; the OS ofmap writes are counted once; compute utilisation uses the
-real fold length; a USER-mode read wait is added once; the prefetch-to-drain span counts
-both ends.
+SCALE-Sim's COMPUTE_REPORT, BANDWIDTH_REPORT and DETAILED_ACCESS_REPORT, every field as
+SCALE-Sim 3.0.0 reports it, quirks included (``--compat scalesim``; the default mode's
+closed form is :mod:`.traffic`).
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from typing import Mapping
 import numpy as np
 
 from ...cache import ResultCache
-from .timing import fold_cycles, mapping_efficiency
 from .dataflow import DATAFLOW_MAPS, OPERANDS, DataflowMap, OperandFlow, fold_length, util_fold_length
 from .lowering import GemmJob, Tables, operand_tables
 
@@ -60,7 +56,6 @@ class ArrayConfig:
     user: bool
     sram_words: tuple[int, int, int]
     bandwidth: tuple[int, int, int] = (10, 10, 10)
-    scalesim: bool = True
 
 
 def _kernel() -> ModuleType:
@@ -169,9 +164,8 @@ def _inputs(cfg: ArrayConfig, df: DataflowMap, job: GemmJob) -> tuple:
         lanes = tables[name].along(flow.lane)
         times = tables[name].along(flow.time)
         block = R if flow.lane_fold == "row" else C
-        drain = R if name == "ofmap" and df.output_drain and not cfg.scalesim else 0
         desc[k] = (flow.lane_fold == "col", block, flow.time_blocked, flow.skew,
-                   flow.prefix(R, T) + drain, extents[flow.time])
+                   flow.prefix(R, T), extents[flow.time])
         lane_tables.append(lanes)
         time_tables.append(times)
         if name != "ofmap":
@@ -200,9 +194,9 @@ def _simulate(cfg: ArrayConfig, job: GemmJob) -> _Run:
     cols_used = _used(extents[df.cols], C)
     desc, lane_off, time_off, lb, ly, lx, tb, ty, tx, height, width, dense, n_addr, rd_const, *sets = \
         _inputs(cfg, df, job)
-    res = _kernel().simulate_memory(R, fold_length(df, R, C, T, drain=not cfg.scalesim), rows_used, cols_used,
+    res = _kernel().simulate_memory(R, fold_length(df, R, C, T, drain=False), rows_used, cols_used,
                           desc, lane_off, time_off, lb, ly, lx, tb, ty, tx, height, width, dense, n_addr,
-                          cfg.user, rd_const, *sets, wconst, cfg.scalesim)
+                          cfg.user, rd_const, *sets, wconst, True)
     raw = dict(zip(_kernel().RESULT_FIELDS, (int(v) for v in res)))
     if raw["error"]:  # pragma: no cover - a demanded address that was never prefetched
         raise AssertionError("systolic memory model: an address is missing from its prefetch order")
@@ -228,21 +222,11 @@ def run_gemm(cfg: ArrayConfig, job: GemmJob) -> Mapping[str, float | int]:
     df = DATAFLOW_MAPS[cfg.dataflow]
     lines = raw["lines"]
     folds = len(run.rows_used) * len(run.cols_used)
-    if cfg.scalesim:
-        total = raw["last_ofmap_cycle"]  # the 0-based index of the last line, plus stalls
-        ofmap_writes = run.sram["ofmap"] + (folds * (R + C) if df.output_drain else 0)
-        mapping, util = _fold_means(run.rows_used, run.cols_used, R, C, run.T,
-                                    util_fold_length(df, R, C, run.T))
-        span = raw["dram_ofmap_stop"] - min(raw["dram_ifmap_start"], raw["dram_filter_start"])
-    else:
-        if lines != fold_cycles(cfg.dataflow, R, C, job.M, job.N, job.K):  # pragma: no cover
-            raise AssertionError("systolic memory model and systolic.timing disagree on the folds")
-        total = lines + raw["stall_cycles"]
-        ofmap_writes = run.sram["ofmap"]
-        mapping = mapping_efficiency(cfg.dataflow, R, C, job.M, job.N, job.K)
-        util = job.macs / (R * C * lines)
-        first = min(raw["dram_ifmap_start"], raw["dram_filter_start"], 0)
-        span = max(raw["dram_ofmap_stop"] + 1, total) - first
+    total = raw["last_ofmap_cycle"]  # the 0-based index of the last line, plus stalls
+    ofmap_writes = run.sram["ofmap"] + (folds * (R + C) if df.output_drain else 0)
+    mapping, util = _fold_means(run.rows_used, run.cols_used, R, C, run.T,
+                                util_fold_length(df, R, C, run.T))
+    span = raw["dram_ofmap_stop"] - min(raw["dram_ifmap_start"], raw["dram_filter_start"])
     fields: dict[str, float | int] = {
         "total_cycles_incl_prefetch": span,
         "total_cycles": total,
@@ -277,7 +261,7 @@ class GemmStore:
     shape, so that a network simulated once costs a file read per layer shape afterwards.
     ``SCHEMA`` is bumped whenever a change to the memory model changes any figure."""
 
-    SCHEMA = 1
+    SCHEMA = 2
 
     def __init__(self, root: Path | None = None) -> None:
         self._store = ResultCache("systolic-gemms", schema=self.SCHEMA, root=root)

@@ -11,7 +11,7 @@ sram: {ifmap: 24 MiB, filter: 256 KiB, ofmap: 4 MiB}   # each half active, half 
 dram:
   type: ddr                    # energy per byte from the technology table
   bandwidth: {ifmap: 15.75 GB/s, filter: 34 GB/s, ofmap: 15.75 GB/s}
-bandwidth_mode: user           # user: finite DRAM bandwidth, stalls; calc: none (default)
+bandwidth_mode: user           # user (default with bandwidths): finite, stalls; calc: never stalls
 vector: {lanes: 256}           # ops per cycle for non-GEMM layers (default: cols)
 mode: default                  # or scalesim: reproduce SCALE-Sim 3.0.0, quirks included
 energy: {mac: 0.2 pJ, sram_per_byte: 1 pJ, dram_per_byte: 20 pJ, vector_op: 0.03 pJ}
@@ -148,8 +148,9 @@ def load_systolic(r: SpecReader, name: str) -> SystolicSpec:
                                  f"({MIN_SRAM_WORDS * word} bytes at {precision}); the memory model "
                                  "splits it into 100 sets")
     sram.finish()
-    mode_bw = r.string("bandwidth_mode", "calc", BANDWIDTH_MODES)
     dram = r.child("dram", None)
+    # Bandwidths written in a spec are honoured unless CALC ("never stalls") is asked for.
+    mode_bw = r.string("bandwidth_mode", "user" if dram.has("bandwidth") else "calc", BANDWIDTH_MODES)
     dram_type = dram.string("type", "dram", tuple(OFFCHIP_TYPES))
     bandwidth = None
     if dram.has("bandwidth") or mode_bw == "user":

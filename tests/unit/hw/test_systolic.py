@@ -1,4 +1,6 @@
-"""The systolic model on cases small enough to derive by hand, in both modes.
+"""The systolic model on cases small enough to derive by hand: SCALE-Sim's line-by-line
+memory model (``--compat scalesim``) and the default mode's stall-free timing; the default
+mode's traffic is tested in test_systolic_traffic.py.
 
 Conventions: a *line* is one cycle of array demand, numbered from 0 from the first line of
 the first fold. A read is served one cycle after its line is issued (hit latency 1), a
@@ -18,49 +20,39 @@ from accelsim.hw import cost_model, load_hardware
 from accelsim.hw.systolic.lowering import GemmJob, gemm_job
 from accelsim.hw.systolic.memory import ArrayConfig, run_gemm
 from accelsim.hw.systolic.timing import fold_cycles
+from accelsim.hw.systolic.traffic import gemm_traffic
 from accelsim.ir import Graph
 
 KIB = 1024
 
 
-def calc(df: str, R: int = 4, C: int = 4, scalesim: bool = False) -> ArrayConfig:
+def calc(df: str, R: int = 4, C: int = 4) -> ArrayConfig:
     """A CALC-mode array with 1 KiB SRAMs (1024 one-byte words each)."""
-    return ArrayConfig(R, C, df, False, (KIB, KIB, KIB), (10, 10, 10), scalesim)
+    return ArrayConfig(R, C, df, False, (KIB, KIB, KIB), (10, 10, 10))
 
 
 # --------------------------------------------------------------------------- 4x4 array, 4x4x4 GEMM
 
 def test_ws_4x4_gemm_4x4x4_default_by_hand():
-    # WS on 4 x 4: Sr = K = 4, Sc = N = 4, T = M = 4; one fold of 2R + C + T - 2 = 14 lines.
-    #   filter preload: lines 0-3 (row k = 3, 2, 1, 0), served at cycles 1..4
-    #   ifmap: R = 4 idle lines, then row m enters lane c at line 4 + m + c:
-    #          lines 4 (m=0,c=0) .. 10 (m=3,c=3), served at 5..11
-    #   ofmap: 2R - 1 = 7 idle lines, then out[m, c] at line 7 + m + c: lines 7..13
-    # CALC reads: 16 distinct words each, far below an epoch (50 sets of 1024 // 100 = 10
-    # words), fetched before cycle 0 as ceil(16 / 10) = 2 sets = 20 slots at 10 words per
-    # cycle: cycles -2..-1. The ofmap (16 words) drains after the last line, C = 4 words per
-    # cycle from cycle 13: cycles 13..16.
-    f = run_gemm(calc("ws"), GemmJob(4, 4, 4))
-    assert f["compute_cycles"] == 14 == fold_cycles("ws", 4, 4, 4, 4, 4)
-    assert (f["total_cycles"], f["stall_cycles"]) == (14, 0)
-    assert (f["sram_filter_start_cycle"], f["sram_filter_stop_cycle"]) == (1, 4)
-    assert (f["sram_ifmap_start_cycle"], f["sram_ifmap_stop_cycle"]) == (5, 11)
-    assert (f["sram_ofmap_start_cycle"], f["sram_ofmap_stop_cycle"]) == (7, 13)
+    # WS on 4 x 4: Sr = K = 4, Sc = N = 4, T = M = 4; one fold of 2R + C + T - 2 = 14 lines
+    # (filter preload 0-3, ifmap 4-10, ofmap 7-13). Every operand (16 words) fits its 1 KiB
+    # buffer: 16 DRAM reads of ifmap and filter, 16 writes. CALC: 14 cycles. USER at 10
+    # words per cycle: ceil(16 / 10) = 2 cycles of reads before the fold, 2 of writes after.
+    f = gemm_traffic("ws", 4, 4, GemmJob(4, 4, 4), (KIB,) * 3, None)
+    assert f["compute_cycles"] == f["total_cycles"] == 14 == fold_cycles("ws", 4, 4, 4, 4, 4)
     assert (f["sram_ifmap_reads"], f["sram_filter_reads"], f["sram_ofmap_writes"]) == (16, 16, 16)
-    assert (f["dram_ifmap_start_cycle"], f["dram_ifmap_stop_cycle"], f["dram_ifmap_reads"]) == (-2, -1, 16)
-    assert (f["dram_ofmap_start_cycle"], f["dram_ofmap_stop_cycle"], f["dram_ofmap_writes"]) == (13, 16, 16)
-    # span: from the first DRAM read (-2) through the last DRAM write (16): 19 cycles
-    assert f["total_cycles_incl_prefetch"] == f["cycles"] == 19
-    # 64 MACs on 16 PEs over 14 cycles
+    assert (f["dram_ifmap_reads"], f["dram_filter_reads"], f["dram_ofmap_writes"]) == (16, 16, 16)
     assert f["compute_util_pct"] == pytest.approx(100 * 64 / (16 * 14))
-    assert f["overall_util_pct"] == pytest.approx(100 * 64 / (16 * 14))
     assert f["mapping_efficiency_pct"] == 100.0
+    u = gemm_traffic("ws", 4, 4, GemmJob(4, 4, 4), (KIB,) * 3, (10, 10, 10))
+    assert (u["total_cycles"], u["stall_cycles"]) == (2 + 14 + 2, 4)
+    assert u["overall_util_pct"] == pytest.approx(100 * 64 / (16 * 18))
 
 
 def test_ws_4x4_gemm_4x4x4_scalesim_quirks_by_hand():
     # The same 14 lines; SCALE-Sim reports the index of the last one (13), prefetch-inclusive
     # 16 - (-2) = 18, and Compute Util over 2R + 2C + T - 3 = 17 cycles per fold.
-    f = run_gemm(calc("ws", scalesim=True), GemmJob(4, 4, 4))
+    f = run_gemm(calc("ws"), GemmJob(4, 4, 4))
     assert (f["total_cycles"], f["compute_cycles"], f["total_cycles_incl_prefetch"]) == (13, 14, 18)
     assert f["compute_util_pct"] == (16 * 4) / (16 * 17) * 100  # SCALE-Sim's order of operations
     assert f["overall_util_pct"] == 100 * 64 / (13 * 16)
@@ -69,36 +61,36 @@ def test_ws_4x4_gemm_4x4x4_scalesim_quirks_by_hand():
 
 def test_os_4x4_gemm_4x4x4_by_hand():
     # OS, T = K = 4. ifmap row p = c enters lane c at line c + k, filter column n = c at
-    # line c + k: lines 0..6 (served 1..7) in both modes.
+    # line c + k: lines 0..6 (served 1..7).
     # SCALE-Sim: fold = T + R + C - 2 = 10 lines, outputs at lines T - 1 + j + c (j = drain
     # row, c = column): 3..9; ofmap writes 16 + (R + C) = 24 (double count).
     # Default: the accumulators drain after the last MAC, R more lines: 2R + C + T - 2 = 14
-    # lines, outputs at lines 7..13, 16 writes.
-    s = run_gemm(calc("os", scalesim=True), GemmJob(4, 4, 4))
-    d = run_gemm(calc("os"), GemmJob(4, 4, 4))
-    for f in (s, d):
-        assert (f["sram_ifmap_start_cycle"], f["sram_ifmap_stop_cycle"]) == (1, 7)
-        assert (f["sram_filter_start_cycle"], f["sram_filter_stop_cycle"]) == (1, 7)
+    # lines, 16 writes.
+    s = run_gemm(calc("os"), GemmJob(4, 4, 4))
+    d = gemm_traffic("os", 4, 4, GemmJob(4, 4, 4), (KIB,) * 3, None)
+    assert (s["sram_ifmap_start_cycle"], s["sram_ifmap_stop_cycle"]) == (1, 7)
+    assert (s["sram_filter_start_cycle"], s["sram_filter_stop_cycle"]) == (1, 7)
     assert (s["compute_cycles"], s["total_cycles"], s["sram_ofmap_writes"]) == (10, 9, 24)
     assert (s["sram_ofmap_start_cycle"], s["sram_ofmap_stop_cycle"]) == (3, 9)
     assert s["compute_util_pct"] == 100 * 64 / (16 * 10)  # OS: the real (SCALE-Sim) fold length
     assert (d["compute_cycles"], d["total_cycles"], d["sram_ofmap_writes"]) == (14, 14, 16)
-    assert (d["sram_ofmap_start_cycle"], d["sram_ofmap_stop_cycle"]) == (7, 13)
 
 
 def test_is_4x4_gemm_4x4x4_by_hand():
     # IS: the ifmap^T tile is preloaded (lines 0-3), filter^T streams after R = 4 idle lines
-    # (lines 4..10), ofmap^T leaves after 2R - 1 = 7 (lines 7..13).
+    # (lines 4..10), ofmap^T leaves after 2R - 1 = 7 (lines 7..13); SCALE-Sim reports the
+    # index of the last line, 13.
     f = run_gemm(calc("is"), GemmJob(4, 4, 4))
     assert (f["sram_ifmap_start_cycle"], f["sram_ifmap_stop_cycle"]) == (1, 4)
     assert (f["sram_filter_start_cycle"], f["sram_filter_stop_cycle"]) == (5, 11)
     assert (f["sram_ofmap_start_cycle"], f["sram_ofmap_stop_cycle"]) == (7, 13)
-    assert f["total_cycles"] == 14
+    assert f["total_cycles"] == 13
+    assert gemm_traffic("is", 4, 4, GemmJob(4, 4, 4), (KIB,) * 3, None)["total_cycles"] == 14
 
 
 # --------------------------------------------------------------------------- USER-mode stalls
 
-def test_user_mode_stalls_counted_twice_and_once_by_hand():
+def test_user_mode_stalls_counted_twice_by_hand():
     # WS on 8 x 8, GEMM M = 1, K = N = 8 (one fold of 2*8 + 8 + 1 - 2 = 23 lines). SRAMs of
     # 100 words: sets of ceil(100/100) = 1 word, active and prefetch halves of 50 sets.
     # Filter: 64 words prefetched row by row (k = 0..7, lanes n), word of row k, lane n is
@@ -107,24 +99,19 @@ def test_user_mode_stalls_counted_twice_and_once_by_hand():
     # after the previous one ends: it ends 6 cycles later.
     # Line 0 preloads row k = 7 (sets 56..63): set 56 is outside [0, 50): slide to [15, 65),
     #   refill ends at 5; wait = 5 - (0 + 1) = 4.
-    #   SCALE-Sim adds it twice: served at 0 + 1 + 8 = 9, stall 8. Default: at 5, stall 4.
+    #   SCALE-Sim adds it twice: served at 0 + 1 + 8 = 9, stall 8.
     # Lines 1-5 (rows 6..2, sets 48..23) hit. Line 6 (row 1, sets 8..15): set 8 misses,
     #   slide to [30, 80) mod 65 (30..64, 0..14), refill ends at 11; set 15 misses again,
     #   slide to [45, 95) mod 65, refill ends at 17.
     #   SCALE-Sim (line issued at 6 + 8 = 14): wait 11 - 15 = -4 is *subtracted* (offset
     #   -3), then 17 - (14 - 3) = 6 added twice: served at 14 - 3 + 12 = 23, stall 8.
-    #   Default (issued at 6 + 4 = 10): 11 - 11 = 0 adds nothing, then 17 - 11 = 6: served
-    #   at 17, stall 6.
-    # Line 7 (row 0) hits. Ifmap (8 words) and ofmap fit. Stalls: 16 vs 10; last line 22.
-    job = GemmJob(1, 8, 8)
-    s = run_gemm(ArrayConfig(8, 8, "ws", True, (100, 100, 100), (10, 10, 10), True), job)
-    d = run_gemm(ArrayConfig(8, 8, "ws", True, (100, 100, 100), (10, 10, 10), False), job)
+    # Line 7 (row 0) hits. Ifmap (8 words) and ofmap fit. Stalls: 16; last line 22.
+    s = run_gemm(ArrayConfig(8, 8, "ws", True, (100, 100, 100), (10, 10, 10)), GemmJob(1, 8, 8))
     assert (s["stall_cycles"], s["total_cycles"], s["sram_filter_start_cycle"]) == (16, 22 + 16, 9)
-    assert (d["stall_cycles"], d["total_cycles"], d["sram_filter_start_cycle"]) == (10, 23 + 10, 5)
-    assert s["sram_filter_stop_cycle"] == 7 + 16 + 1 and d["sram_filter_stop_cycle"] == 7 + 10 + 1
-    for f in (s, d):  # three refills after the 5-line prefetch, whole 10-word lines
-        assert (f["dram_filter_start_cycle"], f["dram_filter_stop_cycle"]) == (-5, 17)
-        assert f["dram_filter_reads"] == (5 + 3 * 5) * 10
+    assert s["sram_filter_stop_cycle"] == 7 + 16 + 1
+    # three refills after the 5-line prefetch, whole 10-word lines
+    assert (s["dram_filter_start_cycle"], s["dram_filter_stop_cycle"]) == (-5, 17)
+    assert s["dram_filter_reads"] == (5 + 3 * 5) * 10
 
 
 # --------------------------------------------------------------------------- closed-form twin
@@ -135,13 +122,13 @@ SHAPES = [(1, 1, 1), (3, 5, 7), (7, 5, 3), (4, 4, 4), (9, 2, 17), (16, 1, 33), (
 @pytest.mark.parametrize("df", ["os", "ws", "is"])
 @pytest.mark.parametrize("R,C", [(1, 1), (4, 4), (3, 5), (8, 2)])
 def test_default_stall_free_cycles_equal_fold_cycles_and_cycle_level_kernel(df, R, C):
-    # Three independent counts agree: the memory kernel's demand lines, the closed form
+    # Three independent counts agree: the default mode's CALC cycles, the closed form
     # (systolic.timing.fold_cycles) and the register-level simulation (kernels/systolic.py).
     from accelsim.kernels.systolic import simulate
 
     rng = np.random.default_rng(0)
     for M, N, K in SHAPES:
-        f = run_gemm(calc(df, R, C), GemmJob(M, N, K))
+        f = gemm_traffic(df, R, C, GemmJob(M, N, K), (KIB,) * 3, None)
         expected = fold_cycles(df, R, C, M, N, K)
         a = rng.integers(-3, 4, (M, K))
         b = rng.integers(-3, 4, (K, N))
@@ -154,7 +141,7 @@ def test_default_stall_free_cycles_equal_fold_cycles_and_cycle_level_kernel(df, 
 def test_scalesim_stall_free_cycles_are_folds_times_lines_minus_one(df):
     lines = {"os": lambda R, C, T: T + R + C - 2}.get(df, lambda R, C, T: 2 * R + C + T - 2)
     for (M, N, K), (R, C) in itertools.product(SHAPES, [(4, 4), (3, 5)]):
-        f = run_gemm(calc(df, R, C, scalesim=True), GemmJob(M, N, K))
+        f = run_gemm(calc(df, R, C), GemmJob(M, N, K))
         sr, sc, t = {"os": (M, N, K), "ws": (K, N, M), "is": (K, M, N)}[df]
         folds = -(-sr // R) * -(-sc // C)
         assert f["total_cycles"] == folds * lines(R, C, t) - 1
@@ -186,26 +173,30 @@ def test_groups_cost_one_gemm_each(tmp_path):
     one = estimate(conv_graph(groups=1), spec).layers[0]
     two = estimate(conv_graph(groups=2), spec).layers[0]
     fig = two.details["systolic"]
-    assert two.cycles == 2 * fig["total_cycles_incl_prefetch"]
+    assert two.cycles == 2 * fig["total_cycles"]
     assert two.details["accesses"]["sram_reads"]["filter"] == 2 * fig["sram_filter_reads"]
     assert two.macs == one.macs // 2
 
 
 def test_conv_and_vector_layer_on_gemmini_by_hand():
     # edge_systolic: 16 x 16 WS, int8 (1-byte words), SRAMs ifmap 64 KiB / filter 64 KiB /
-    # ofmap 128 KiB (each half active, so every operand below fits), USER mode with 16
-    # words per cycle on each DRAM interface, 1 GHz, 16 nm.
+    # ofmap 128 KiB, 16 words per cycle on each DRAM interface (USER: bandwidths are given),
+    # 1 GHz, 16 nm.
     # conv: GEMM M = 10 x 10 pixels, N = 16 filters, K = 8 x 3 x 3 = 72; 115,200 MACs.
-    #   WS folds: K = 72 over 16 rows -> 5, N = 16 over 16 columns -> 1; each fold
-    #   2R + C + T - 2 = 32 + 16 + 100 - 2 = 146 lines: lines 0..729.
-    #   DRAM reads (whole lines of the prefetch order, padding slots included, see
-    #   docs/systolic.md): the ifmap walks K in lane blocks of 16 (72 -> 80) for each of the
-    #   100 rows: 8,000 words = 500 lines, cycles -500..-1; the filter 72 x 16 = 1,152 words
-    #   = 72 lines, -72..-1. DRAM writes: each fold's 100 x 16 partial sums, 5 x 1,600 =
-    #   8,000 words, drained at 16 per cycle from the cycle of the last line: 729..1228.
-    #   Span -500..1228: 1,729 cycles. DRAM: 8,000 + 1,152 + 8,000 = 17,152 B.
-    # relu on the vector unit: 1,600 ops on 16 lanes = 100 cycles; 1,600 B in and 1,600 B
-    #   out, each at 16 B per cycle on its own interface = 100 cycles; DRAM 3,200 B.
+    #   WS folds: K = 72 over 16 rows -> 5 (16, 16, 16, 16, 8), N over 16 columns -> 1;
+    #   each fold 2R + C + T - 2 = 32 + 16 + 100 - 2 = 146 lines: 730 stall-free cycles.
+    #   DRAM reads: the 800 input words once (they fit; padding is no word), spread over
+    #   the row folds by their rows: 177, 178, 178, 178, 89; the 1,152 weights once, 256 per
+    #   full fold, 128 in the last. Before fold 1: max(ceil(177/16), 256/16) = 16 cycles;
+    #   during each fold the next one's reads (at most 16 cycles) hide under its 146 lines.
+    #   The 1,600 outputs accumulate in the ofmap SRAM and stay on chip: the working sets of
+    #   conv (800 + 1,600 B) and relu (1,600 + 1,600 B) fit the 64 KiB ifmap SRAM.
+    #   Cycles: 16 + 5 x 146 = 746. DRAM: 800 + 1,152 = 1,952 B.
+    #   SRAM (array side): im2col entries inside the image, 8 x 28 x 28 = 6,272 (each axis:
+    #   10 outputs x 3 taps, less the 2 that fall on padding); 1,152 weights; 5 x 1,600
+    #   partial-sum writes.
+    # relu on the vector unit: 1,600 ops on 16 lanes = 100 cycles; its input is on chip, its
+    #   output (the graph's) goes out: 1,600 B at 16 B per cycle = 100 cycles.
     # Energy (technology table): DRAM (1.3 + 2.6) / 2 nJ per 64 bits = 243.75 pJ/B; int8 MAC
     # and add at 16 nm.
     from accelsim.hw.technology import Technology, add_energy_j, mac_energy_j
@@ -213,12 +204,16 @@ def test_conv_and_vector_layer_on_gemmini_by_hand():
     est = estimate(conv_graph(), "edge_systolic")
     conv, relu = est.to_dict()["layers"]
     tech = Technology(16e-9)
-    assert (conv["macs"], conv["cycles"], conv["bytes_dram"]) == (115200, 1729, 17152)
-    assert conv["latency_s"] == pytest.approx(1.729e-6)
-    assert conv["energy_by_component_j"]["dram"] == pytest.approx(17152 * 243.75e-12)
+    assert (conv["macs"], conv["cycles"], conv["bytes_dram"]) == (115200, 746, 1952)
+    assert conv["latency_s"] == pytest.approx(0.746e-6)
+    acc = conv["details"]["accesses"]
+    assert acc["dram_reads"] == {"ifmap": 800, "filter": 1152, "ofmap": 0}
+    assert acc["dram_writes"] == {"ofmap": 0}
+    assert (acc["sram_reads"], acc["sram_writes"]) == ({"ifmap": 6272, "filter": 1152}, {"ofmap": 8000})
+    assert conv["energy_by_component_j"]["dram"] == pytest.approx(1952 * 243.75e-12)
     assert conv["energy_by_component_j"]["compute"] == pytest.approx(115200 * mac_energy_j("int8", tech))
-    assert (relu["ops"], relu["cycles"], relu["bytes_dram"]) == (1600, 100, 3200)
-    assert relu["energy_by_component_j"]["dram"] == pytest.approx(3200 * 243.75e-12)
+    assert (relu["ops"], relu["cycles"], relu["bytes_dram"]) == (1600, 100, 1600)
+    assert relu["energy_by_component_j"]["dram"] == pytest.approx(1600 * 243.75e-12)
     assert relu["energy_by_component_j"]["compute"] == pytest.approx(1600 * add_energy_j("int8", tech))
 
 
@@ -282,7 +277,7 @@ def test_spec_errors_are_located(tmp_path, old, new, line, field, fragment):
 
 
 @pytest.mark.parametrize("df", ["os", "ws", "is"])
-def test_dram_reads_of_operands_that_fit_have_a_closed_form(df):
+def test_scalesim_dram_reads_of_operands_that_fit_have_a_closed_form(df):
     # The kernel's DRAM counts against their closed forms where no refetch can happen.
     # CALC: a dense operand with fewer distinct words than an epoch (50 sets of
     # floor(65536 / 100) = 655 words) is fetched once: M*K ifmap words, K*N filter words.
@@ -290,9 +285,9 @@ def test_dram_reads_of_operands_that_fit_have_a_closed_form(df):
     # padded prefetch order (lane blocks padded to R or C lanes), capped at the active half.
     R, C, bw = 8, 4, 10
     for M, N, K in [(7, 5, 3), (33, 17, 9), (5, 40, 12)]:
-        f = run_gemm(ArrayConfig(R, C, df, False, (65536,) * 3, (bw,) * 3, True), GemmJob(M, N, K))
+        f = run_gemm(ArrayConfig(R, C, df, False, (65536,) * 3, (bw,) * 3), GemmJob(M, N, K))
         assert (f["dram_ifmap_reads"], f["dram_filter_reads"]) == (M * K, K * N)
-        u = run_gemm(ArrayConfig(R, C, df, True, (65536,) * 3, (bw,) * 3, False), GemmJob(M, N, K))
+        u = run_gemm(ArrayConfig(R, C, df, True, (65536,) * 3, (bw,) * 3), GemmJob(M, N, K))
         lanes = {"os": ("M", "N"), "ws": ("K", "N"), "is": ("M", "K")}[df]  # ifmap, filter lane dims
         blocks = {"os": (R, C), "ws": (R, C), "is": (C, R)}[df]
         dims = {"M": M, "N": N, "K": K}
