@@ -5,6 +5,13 @@ perfect on-chip reuse (the roofline's premise): every operand crosses each on-ch
 once, weights come from the outermost memory once per layer, and an activation goes
 off-chip only when its producer's or a consumer's working set (inputs + output) does not
 fit in the largest on-chip memory. Graph inputs and outputs always live off-chip.
+
+A spec may keep weights resident on chip across inferences (``resident_weights`` on an
+on-chip level: a size, or ``all`` of the level), as the Edge TPU compiler caches parameters
+in its SRAM: layers claim the space in graph order, the layer where it runs out partly,
+and each layer reads from off chip only the weight bytes that found no room. The space
+they hold is no longer free for activations. Loading the resident weights once is not
+part of an inference.
 Energy is arithmetic (technology table, per precision) plus bytes times energy per byte of
 each level, plus static power times time.
 """
@@ -18,6 +25,7 @@ from ..errors import MappingError
 from ..ir import DTYPES, Graph, Layer
 from .residency import resident_activations
 from .cost import FAMILIES, CostContext, Family, LayerCost, NoOptions
+from ..units import parse_quantity
 from .spec import HardwareSpec, SpecReader
 from .technology import (OFFCHIP_TYPES, Technology, add_energy_j, mac_energy_j,
                          offchip_energy_per_byte_j, sram_energy_per_byte_j)
@@ -36,6 +44,7 @@ class MemoryLevel:
     size_bytes: float | None
     bandwidth_bps: float | None
     energy_per_byte_j: float
+    resident_weights_bytes: float = 0.0
 
     @property
     def offchip(self) -> bool:
@@ -65,8 +74,16 @@ def _load_memory(r: SpecReader, index: int, tech: Technology) -> MemoryLevel:
     default_energy = (offchip_energy_per_byte_j(kind) if kind != "sram"
                       else sram_energy_per_byte_j(size or 1.0, tech))
     energy = r.quantity("energy_per_byte", "energy", default_energy, positive=False)
+    resident = 0.0
+    if r.has("resident_weights"):
+        if kind != "sram" or size is None:
+            raise r.error("resident_weights", "only an sram level with a 'size' can keep weights resident")
+        resident = r.get("resident_weights", lambda v: size if v == "all" else parse_quantity(v, "bytes"))
+        if resident > size:
+            raise r.error("resident_weights", f"{resident:g} bytes of resident weights do not fit the "
+                                              f"level's {size:g} bytes")
     r.finish()
-    return MemoryLevel(name, kind, size, bandwidth, energy)
+    return MemoryLevel(name, kind, size, bandwidth, energy, resident)
 
 
 def load_roofline(r: SpecReader, name: str) -> RooflineSpec:
@@ -111,9 +128,27 @@ class RooflineModel:
     def __init__(self, spec: RooflineSpec, options: NoOptions = NoOptions(),
                  context: CostContext = CostContext()) -> None:
         self.spec = spec
-        onchip = [m.size_bytes for m in spec.memories if not m.offchip and m.size_bytes]
-        self.capacity = max(onchip) if onchip else 0.0
         self.offchip = tuple(m.name for m in spec.memories if m.offchip)
+        self.weight_budget = sum(m.resident_weights_bytes for m in spec.memories)
+
+    def _weights_resident(self, layers: list[Layer]) -> dict[str, float]:
+        """Bytes of each layer's weights that stay on chip (see the module docstring)."""
+        left = self.weight_budget
+        held: dict[str, float] = {}
+        for layer in layers:
+            held[layer.name] = min(layer.workload.weight_bytes, left)
+            left -= held[layer.name]
+        return held
+
+    def _activation_capacity(self, held: dict[str, float]) -> float:
+        """The largest on-chip level's bytes left for activations once resident weights
+        have taken theirs."""
+        used = sum(held.values())
+        onchip = [m for m in self.spec.memories if not m.offchip and m.size_bytes]
+        if not onchip:
+            return 0.0
+        largest = max(onchip, key=lambda m: m.size_bytes or 0.0)
+        return (largest.size_bytes or 0.0) - min(used, largest.resident_weights_bytes)
 
     def _rates(self, layer: Layer) -> tuple[str, float, float]:
         dtype = layer.output.dtype.name
@@ -133,7 +168,8 @@ class RooflineModel:
     def layer_costs(self, graph: Graph) -> list[LayerCost]:
         spec = self.spec
         layers = graph.layers()
-        resident = resident_activations(graph, layers, self.capacity)
+        held = self._weights_resident(layers)
+        resident = resident_activations(graph, layers, self._activation_capacity(held))
         costs = []
         for layer in layers:
             w = layer.workload
@@ -152,7 +188,8 @@ class RooflineModel:
                 if view:
                     moved = 0.0
                 elif index == 0:
-                    moved = w.weight_bytes + (0.0 if resident.get(layer.name) else layer.output.nbytes)
+                    moved = w.weight_bytes - held[layer.name]
+                    moved += 0.0 if resident.get(layer.name) else layer.output.nbytes
                     moved += sum(t.nbytes for name, t in zip(layer.node.inputs, layer.inputs)
                                  if not resident.get(name, False))
                 else:

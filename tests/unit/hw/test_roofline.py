@@ -78,6 +78,56 @@ def test_activations_spill_when_they_do_not_fit(toy):
     assert layers["b"] == 2 * 1024 * 1024
 
 
+def three_fcs() -> Graph:
+    g = fc(256)  # fc: 256 x 256 weights + 256 bias = 65,792 B
+    g.add("fc2", "linear", ("fc",), {"out_features": 256})
+    g.add("fc3", "linear", ("fc2",), {"out_features": 256})
+    return g
+
+
+def test_resident_weights_are_read_only_where_they_did_not_fit(tmp_path):
+    # 100,000 B of the 1 MiB SRAM keep weights: fc takes 65,792, fc2 the remaining 34,208
+    # (of its 65,792), fc3 none. Each layer reads from DRAM only what found no room, plus
+    # the graph's input (fc) and output (fc3); activations (256 B) stay on chip.
+    path = tmp_path / "toy.yaml"
+    path.write_text(TOY_HW.replace("{name: sram, size: 1 MiB}",
+                                   "{name: sram, size: 1 MiB, resident_weights: 100000 B}"))
+    layers = {c.name: dict(c.bytes_by_level)["dram"] for c in estimate(three_fcs(), load_hardware(path)).layers}
+    assert layers == {"fc": 256, "fc2": 65792 - 34208, "fc3": 65792 + 256}
+
+
+def test_all_of_a_level_keeps_weights_and_leaves_no_room_for_activations(tmp_path):
+    path = tmp_path / "toy.yaml"
+    path.write_text(TOY_HW.replace("{name: sram, size: 1 MiB}",
+                                   "{name: sram, size: 140000 B, resident_weights: all}"))
+    layers = {c.name: dict(c.bytes_by_level)["dram"] for c in estimate(three_fcs(), load_hardware(path)).layers}
+    # fc and fc2 (131,584 B) stay and fc3 takes the last 8,416 B: nothing is left for
+    # activations, so each layer also reads its 256 B input and writes its 256 B output.
+    assert layers == {"fc": 512, "fc2": 512, "fc3": 65792 - 8416 + 512}
+
+
+def test_edge_npu_caches_a_small_model_whole():
+    # coral.ai: the Edge TPU's 8 MB SRAM caches the parameters; MobileNet v2's 3.5 M int8
+    # parameters fit, so an inference moves only its input image and its logits.
+    est = estimate("mobilenet_v2", "edge_npu", precision="int8")
+    assert est.to_dict()["totals"]["bytes_dram"] == 3 * 224 * 224 + 1000
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("{name: sram, size: 1 KiB, resident_weights: 2 KiB}", "do not fit"),
+    ("{name: dram2, type: ddr, resident_weights: all}", "only an sram level"),
+    ("{name: sram, size: 1 KiB, resident_weights: lots}", "resident_weights"),
+])
+def test_resident_weights_errors_name_the_field(tmp_path, entry, message):
+    from accelsim.errors import SpecError
+
+    path = tmp_path / "toy.yaml"
+    path.write_text(TOY_HW.replace("{name: sram, size: 1 MiB}", entry))
+    with pytest.raises(SpecError, match=message) as info:
+        load_hardware(path)
+    assert info.value.field.endswith("resident_weights") and info.value.line == 11
+
+
 def test_precision_without_peak_is_a_mapping_error(toy):
     with pytest.raises(MappingError, match="no peak for fp32"):
         estimate(fc(16), toy, precision="fp32")
