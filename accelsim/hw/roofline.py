@@ -151,7 +151,7 @@ class RooflineModel:
         return (largest.size_bytes or 0.0) - min(used, largest.resident_weights_bytes)
 
     def _rates(self, layer: Layer) -> tuple[str, float, float]:
-        dtype = layer.output.dtype.name
+        dtype = layer.compute_dtype.name
         peak = self.spec.peak(dtype)
         if peak is None:
             where = layer.node.source

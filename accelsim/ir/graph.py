@@ -90,6 +90,15 @@ class Layer:
     def macs(self) -> int:
         return self.workload.macs
 
+    @property
+    def compute_dtype(self) -> DType:
+        """The dtype the layer's arithmetic runs in: its output's, unless that is a mask or an
+        index (comparisons, argmax), then its first input's that is neither."""
+        out = self.output.dtype
+        if not (out.is_index or out.bits == 1):
+            return out
+        return next((t.dtype for t in self.inputs if not (t.dtype.is_index or t.dtype.bits == 1)), out)
+
 
 _SOURCE_OPS = ("input", "constant")
 # Beyond this many elements (or MACs, ops, parameters) a tensor or layer is a typo, and its

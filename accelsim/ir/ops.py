@@ -387,6 +387,7 @@ _define(
 _UNARY: dict[str, float] = {
     "identity": 0, "relu": 1, "relu6": 2, "leaky_relu": 2, "sigmoid": 4, "tanh": 4, "gelu": 8,
     "silu": 5, "hardswish": 4, "hardsigmoid": 3, "exp": 1, "sqrt": 1, "neg": 1, "scale": 1,
+    "abs": 1, "reciprocal": 1, "erf": 8, "elu": 4, "softplus": 3, "mish": 8,
 }
 for _name, _ops in _UNARY.items():
     _define(

@@ -347,7 +347,8 @@ def _slice(ctx: Importer, op: Op) -> None:
 
 
 def _gather(ctx: Importer, op: Op) -> None:
-    """A constant table indexed by an activation is an embedding; one constant index is a slice."""
+    """A constant 2-D table indexed along axis 0 by an activation is an embedding; one constant
+    index is a slice; other indices are a run-time ``gather``."""
     table, index = ctx.consts.get(op.input(0)), ctx.consts.get(op.input(1))
     axis = int(op.attrs.get("axis", 0))
     if table is not None and table.ndim == 2 and axis == 0 and index is None:
@@ -355,9 +356,10 @@ def _gather(ctx: Importer, op: Op) -> None:
             "num_embeddings": int(table.shape[0]), "dim": int(table.shape[1]), "dtype": np_dtype(table)},
             {"weight": table})
         return
-    if table is not None or index is None or index.size != 1 or index.ndim > 1:
-        raise UnsupportedOpError("Gather is supported as an embedding lookup (a constant 2-D table "
-                                 "indexed along axis 0 by an activation) or as one constant index")
+    if index is None or index.size != 1 or index.ndim > 1:  # indices known at run time only
+        ctx.emit(op, "gather", [ctx.value(op.input(0), op.field), ctx.value(op.input(1), op.field)],
+                 {"axis": axis})
+        return
     x = ctx.value(op.input(0), op.field)
     shape = ctx.types[x].shape
     axis = axis + len(shape) if axis < 0 else axis
@@ -465,25 +467,27 @@ def _pow(ctx: Importer, op: Op) -> None:
 
 
 def _cast(ctx: Importer, op: Op) -> None:
-    """A Cast of an activation to its own dtype is a no-op; others change the width (unsupported)."""
+    """A Cast of an activation to its own dtype is a no-op; to another, a ``cast`` layer."""
     from onnx import helper
 
     x = ctx.value(op.input(0), op.field)
     target = np_dtype(np.zeros(0, helper.tensor_dtype_to_np_dtype(int(op.attrs["to"]))))
-    if target != str(ctx.types[x].dtype):
-        raise UnsupportedOpError(f"Cast of a computed {ctx.types[x].dtype} tensor to {target} is not "
-                                 "supported (only casts to the same type)")
-    ctx.alias(op, op.input(0))
+    if target == str(ctx.types[x].dtype):
+        ctx.alias(op, op.input(0))
+    else:
+        ctx.emit(op, "cast", [x], {"dtype": target})
 
 
 def _resize(ctx: Importer, op: Op) -> None:
-    """Nearest upsampling of N,C,H,W by integer factors: each pixel repeated, as a reshape to
-    (N, C, H, 1, W, 1), a concat of copies on each of the two unit axes, and a reshape back."""
+    """Resize of N,C,H,W. Nearest upsampling by integer factors repeats each pixel: a reshape
+    to (N, C, H, 1, W, 1), a concat of copies on each of the two unit axes, and a reshape
+    back; interpolation and other factors are one ``resize`` layer."""
     x = ctx.value(op.input(0), op.field)
     n, c, h, w = _rank(ctx, op, x, 4)
-    mode = op.attrs.get("mode", "nearest")
-    if mode != "nearest":
-        raise UnsupportedOpError(f"{op.type} is supported in mode 'nearest' only; got {mode!r}")
+    mode = str(op.attrs.get("mode", "nearest"))
+    mode = {"bilinear": "linear", "trilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    if mode not in ("nearest", "linear", "cubic"):
+        raise UnsupportedOpError(f"{op.type} mode {mode!r} is not supported (nearest, linear, cubic)")
     if op.type == "Upsample" or ctx.opset < 11:
         given = op.attrs.get("scales") if "scales" in op.attrs else ctx.const(op, 1, "scales")
         scales, sizes = [float(v) for v in np.asarray(given).reshape(-1)], None
@@ -495,16 +499,18 @@ def _resize(ctx: Importer, op: Op) -> None:
         if op.attrs.get("axes") is not None:
             raise UnsupportedOpError(f"{op.type} with axes is not supported")
     if sizes is not None:
-        if len(sizes) != 4 or sizes[0] != n or sizes[1] != c or sizes[2] % h or sizes[3] % w:
-            raise UnsupportedOpError(f"{op.type} to sizes {sizes} from {[n, c, h, w]}: only integer "
-                                     "upsampling of H and W is supported")
-        sh, sw = sizes[2] // h, sizes[3] // w
-    elif scales is not None and len(scales) == 4 and scales[:2] == [1.0, 1.0] \
-            and all(v >= 1 and v == int(v) for v in scales[2:]):
-        sh, sw = int(scales[2]), int(scales[3])
+        if len(sizes) != 4 or sizes[0] != n or sizes[1] != c:
+            raise UnsupportedOpError(f"{op.type} to sizes {sizes} from {[n, c, h, w]}: only H and W "
+                                     "may change")
+        out_h, out_w = sizes[2], sizes[3]
+    elif scales is not None and len(scales) == 4 and scales[:2] == [1.0, 1.0]:
+        out_h, out_w = int(math.floor(h * scales[2])), int(math.floor(w * scales[3]))
     else:
-        raise UnsupportedOpError(f"{op.type} with scales {scales}: only integer upsampling of H and W "
-                                 "is supported")
+        raise UnsupportedOpError(f"{op.type} with scales {scales}: only H and W may be scaled")
+    if mode != "nearest" or out_h % h or out_w % w:  # interpolation, or a non-integer factor
+        ctx.emit(op, "resize", [x], {"size": [out_h, out_w], "mode": mode})
+        return
+    sh, sw = out_h // h, out_w // w
     if (sh, sw) == (1, 1):
         ctx.alias(op, op.input(0))
         return
@@ -604,14 +610,109 @@ def _einsum(ctx: Importer, op: Op) -> None:
 
 
 def _pad(ctx: Importer, op: Op) -> None:
-    raise UnsupportedOpError("Pad is supported as zero padding of the spatial axes that feeds a Conv "
-                             "only (it becomes the Conv's padding)")
+    """A Pad that does not fold into the Conv it feeds (see patterns) is a ``pad`` layer."""
+    x = ctx.value(op.input(0), op.field)
+    if ctx.opset >= 11:
+        pads = int_list(ctx.const(op, 1, "pads"))
+        if op.input(3):
+            raise UnsupportedOpError("Pad with axes is not supported")
+    else:
+        pads = [int(v) for v in op.attrs.get("pads", [])]
+    mode = str(op.attrs.get("mode", "constant"))
+    if mode not in ("constant", "reflect", "edge"):
+        raise UnsupportedOpError(f"Pad mode {mode!r} is not supported")
+    if not any(pads):
+        ctx.alias(op, op.input(0))
+        return
+    ctx.emit(op, "pad", [x], {"pads": pads, "mode": mode})
+
+
+def _conv_transpose(ctx: Importer, op: Op) -> None:
+    """ConvTranspose over N,C,H,W; pads from ``pads``, ``auto_pad`` or ``output_shape`` as the
+    ONNX spec derives them."""
+    w = ctx.const(op, 1, "weight")
+    if w.ndim != 4:
+        raise UnsupportedOpError(f"only 2-D ConvTranspose is supported; got weight shape {list(w.shape)}")
+    a = op.attrs
+    x = ctx.value(op.input(0), op.field)
+    _, c, h, wd = _rank(ctx, op, x, 4)
+    groups = int(a.get("group", 1))
+    kernel = (int(w.shape[2]), int(w.shape[3]))
+    stride, dilation = _pair(op, "strides"), _pair(op, "dilations")
+    out_pad = tuple(int(v) for v in a.get("output_padding", [0, 0]))
+    auto = a.get("auto_pad", "NOTSET")
+    natural = [(size - 1) * s + d * (k - 1) + 1 + p
+               for size, s, d, k, p in zip((h, wd), stride, dilation, kernel, out_pad)]
+    if "output_shape" in a or auto in ("SAME_UPPER", "SAME_LOWER"):
+        target = ([int(v) for v in a["output_shape"]][-2:] if "output_shape" in a
+                  else [size * s for size, s in zip((h, wd), stride)])
+        total = [n - t for n, t in zip(natural, target)]
+        if min(total) < 0:
+            raise SpecError(f"ConvTranspose output_shape {target} is larger than the input allows")
+        upper = auto == "SAME_UPPER"  # the spec: SAME_UPPER puts the odd pad at the end
+        begin = [t // 2 if upper else t - t // 2 for t in total]
+        pads = (begin[0], begin[1], total[0] - begin[0], total[1] - begin[1])
+    elif auto == "VALID" or auto in ("NOTSET", ""):
+        p = [int(v) for v in a.get("pads", [0, 0, 0, 0])] if auto != "VALID" else [0, 0, 0, 0]
+        pads = (p[0], p[1], p[2], p[3])
+    else:
+        raise SpecError(f"unknown auto_pad {auto!r}")
+    bias = ctx.const(op, 2, "bias", optional=True)
+    weights = {"weight": w} if bias is None else {"weight": w, "bias": bias.reshape(-1)}
+    ctx.emit(op, "conv_transpose2d", [x], {
+        "out_channels": int(w.shape[1]) * groups, "kernel": kernel, "stride": stride, "dilation": dilation,
+        "padding": pads, "output_padding": out_pad, "groups": groups, "bias": bias is not None}, weights)
+
+
+def _prelu(ctx: Importer, op: Op) -> None:
+    slope = ctx.const(op, 1, "slope").reshape(-1)
+    ctx.emit(op, "prelu", [ctx.value(op.input(0), op.field)], {"num_parameters": int(slope.size)},
+             {"slope": slope})
+
+
+def _where(ctx: Importer, op: Op) -> None:
+    ctx.emit(op, "where", [ctx.value(op.input(i), op.field) for i in range(3)])
+
+
+def _group_norm(ctx: Importer, op: Op) -> None:
+    """InstanceNormalization (a group per channel) and GroupNormalization: ``groupnorm``
+    with a scale and shift per channel (opset 18's per-group ones repeated over the group)."""
+    x = ctx.value(op.input(0), op.field)
+    channels = ctx.types[x].shape[1] if ctx.types[x].rank >= 2 else 1
+    groups = channels if op.type == "InstanceNormalization" else int(op.attrs["num_groups"])
+    scale, bias = ctx.const(op, 1, "scale").reshape(-1), ctx.const(op, 2, "bias").reshape(-1)
+    if scale.size == groups != channels and channels % groups == 0:
+        scale, bias = np.repeat(scale, channels // groups), np.repeat(bias, channels // groups)
+    ctx.emit(op, "groupnorm", [x], {"groups": groups, "eps": float(op.attrs.get("epsilon", 1e-5))},
+             {"scale": scale, "bias": bias})
+
+
+def _log_softmax(ctx: Importer, op: Op) -> None:
+    axis = int(op.attrs.get("axis", -1 if ctx.opset >= 13 else 1))
+    ctx.emit(op, "log_softmax", [ctx.value(op.input(0), op.field)], {"axis": axis})
+
+
+def _argmax(ctx: Importer, op: Op) -> None:
+    ctx.emit(op, "argmax", [ctx.value(op.input(0), op.field)],
+             {"axis": int(op.attrs.get("axis", 0)), "keepdims": bool(op.attrs.get("keepdims", 1))})
+
+
+def _topk(ctx: Importer, op: Op) -> None:
+    """TopK's values and indices come from one ``topk`` layer (both outputs name it)."""
+    k = ctx.const(op, 1, "K") if ctx.opset >= 10 else np.array(op.attrs["k"])
+    name = ctx.emit(op, "topk", [ctx.value(op.input(0), op.field)],
+                    {"k": int(np.asarray(k).reshape(-1)[0]), "axis": int(op.attrs.get("axis", -1))})
+    for out in op.node.output[1:]:
+        if out:
+            ctx.tensors[out] = name
 
 
 _UNARY = {
     "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Gelu": "gelu", "HardSwish": "hardswish",
     "HardSigmoid": "hardsigmoid", "LeakyRelu": "leaky_relu", "Exp": "exp", "Sqrt": "sqrt", "Neg": "neg",
     "GlobalAveragePool": "global_avgpool", "GlobalMaxPool": "global_maxpool",
+    "Abs": "abs", "Reciprocal": "reciprocal", "Erf": "erf", "Elu": "elu", "Softplus": "softplus",
+    "Mish": "mish",
 }
 
 # ONNX op type -> converter. Each adds the node(s) for one ONNX node, or records a constant.
@@ -629,7 +730,11 @@ CONVERTERS: dict[str, Converter] = {
     "ReduceMean": _reduce("global_avgpool"), "ReduceSum": _reduce("global_avgpool"),
     "ReduceMax": _reduce("global_maxpool"), "Pow": _pow, "Cast": _cast, "Pad": _pad,
     "Resize": _resize, "Upsample": _resize, "Tile": _tile, "Expand": _expand,
-    "Einsum": _einsum,
+    "Einsum": _einsum, "ConvTranspose": _conv_transpose, "PRelu": _prelu, "Where": _where,
+    "Greater": _binary("greater"), "Less": _binary("less"), "Equal": _binary("equal"),
+    "GreaterOrEqual": _binary("greater"), "LessOrEqual": _binary("less"),
+    "InstanceNormalization": _group_norm, "GroupNormalization": _group_norm,
+    "LogSoftmax": _log_softmax, "ArgMax": _argmax, "TopK": _topk,
 }
 
 SUPPORTED_OPS: tuple[str, ...] = tuple(sorted(set(CONVERTERS)))

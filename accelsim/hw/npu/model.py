@@ -146,7 +146,7 @@ class NpuModel:
         energy = {
             outer.name: (math.ceil(read_words / outer.block_size) * outer.energy.read_j
                          + math.ceil(write_words / outer.block_size) * outer.energy.update_j),
-            spec.arithmetic.name: w.ops * add_energy_j(layer.output.dtype.name, spec.technology),
+            spec.arithmetic.name: w.ops * add_energy_j(layer.compute_dtype.name, spec.technology),
         }
         latency = cycles / spec.frequency_hz
         return LayerCost(

@@ -98,7 +98,7 @@ class SystolicModel:
     # ------------------------------------------------------------------ the array
 
     def _check_precision(self, layer: Layer) -> None:
-        dtype = layer.output.dtype.name
+        dtype = layer.compute_dtype.name
         if dtype != self.spec.precision:
             where = layer.node.source
             raise MappingError(

@@ -31,10 +31,11 @@ def _c(name: str, value: object, dtype: type = np.float32) -> TensorProto:
 
 
 def _load(tmp_path: Path, nodes: list, x_shape: list[int], inits: list, opset: int = 17,
-          outputs: tuple[str, ...] = ("y",)) -> tuple[Graph, list[tuple[int, ...]]]:
+          outputs: tuple[str, ...] = ("y",), out_types: tuple[int, ...] = ()) -> tuple[Graph, list[tuple[int, ...]]]:
     """Import the model; also return the output shapes ONNX's shape inference gives."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)
-    outs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs]
+    types = out_types or (TensorProto.FLOAT,) * len(outputs)
+    outs = [helper.make_tensor_value_info(o, t, None) for o, t in zip(outputs, types)]
     graph = helper.make_graph(nodes, "m", [x], outs, initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     inferred = shape_inference.infer_shapes(model, strict_mode=True)
@@ -84,10 +85,14 @@ def test_pad_feeding_conv_becomes_its_padding(tmp_path: Path) -> None:
     assert g.macs() == 5 * 3 * 9 * 11 * 9
 
 
-def test_standalone_pad_is_reported(tmp_path: Path) -> None:
-    with pytest.raises(UnsupportedOpError, match="Pad is supported as zero padding"):
-        _load(tmp_path, [n("Pad", ["x", "pads"], ["y"], name="pad")], [1, 3, 4, 4],
-              [_c("pads", [0, 0, 1, 1, 0, 0, 1, 1], np.int64)])
+def test_standalone_pad_is_a_copy(tmp_path: Path) -> None:
+    # reflect-pad H and W by 1 on each side: (1, 3, 4, 4) -> (1, 3, 6, 6), no arithmetic
+    g, want = _load(tmp_path, [n("Pad", ["x", "pads"], ["y"], name="pad", mode="reflect")], [1, 3, 4, 4],
+                    [_c("pads", [0, 0, 1, 1, 0, 0, 1, 1], np.int64)])
+    assert _out_shapes(g) == want == [(1, 3, 6, 6)]
+    (layer,) = g.layers()
+    assert layer.op == "pad" and layer.workload.ops == 0
+    assert layer.workload.output_bytes == 3 * 36 * 4
 
 
 def test_split_into_slices(tmp_path: Path) -> None:
@@ -202,12 +207,6 @@ def test_resize_by_sizes_and_upsample(tmp_path: Path) -> None:
     assert _out_shapes(g) == want == [(1, 1, 4, 4)]
 
 
-def test_resize_linear_is_reported(tmp_path: Path) -> None:
-    with pytest.raises(UnsupportedOpError, match="mode 'nearest' only"):
-        _load(tmp_path, [n("Resize", ["x", "", "scales"], ["y"], mode="linear")], [1, 2, 3, 4],
-              [_c("scales", [1.0, 1.0, 2.0, 2.0])])
-
-
 def _agrees_with_onnx_reference(g: Graph, path: Path, x_shape: tuple[int, ...]) -> None:
     from onnx.reference import ReferenceEvaluator
 
@@ -274,3 +273,124 @@ def test_einsum_as_matmul(tmp_path: Path, eq: str, b_shape: tuple[int, ...], mac
     assert _out_shapes(g) == want
     assert g.macs() == macs
     _agrees_with_onnx_reference(g, tmp_path / "m.onnx", x_shape)
+
+
+# --------------------------------------------------------------------------- ops with their own IR op
+
+@pytest.mark.parametrize("attrs, shape", [
+    ({"strides": [2, 2], "pads": [1, 1, 1, 1], "output_padding": [1, 1]}, (1, 4, 10, 10)),
+    ({"strides": [2, 2]}, (1, 4, 11, 11)),
+    ({"strides": [2, 2], "auto_pad": "SAME_UPPER"}, (1, 4, 10, 10)),
+    ({"strides": [2, 2], "output_shape": [9, 9]}, (1, 4, 9, 9)),
+])
+def test_conv_transpose(tmp_path: Path, attrs: dict, shape: tuple) -> None:
+    # (1, 6, 5, 5) through a 3x3 ConvTranspose to 4 channels: every input pixel meets the
+    # 6 x (4 * 3 * 3) weight matrix, 25 x 6 x 36 = 5,400 MACs whatever the padding
+    g, want = _load(tmp_path, [n("ConvTranspose", ["x", "w", "b"], ["y"], name="up", **attrs)], [1, 6, 5, 5],
+                    [_w("w", 6, 4, 3, 3), _w("b", 4)])
+    assert _out_shapes(g) == want == [shape]
+    assert g.macs() == 25 * 6 * 36 == 5400
+    assert g.params() == 6 * 4 * 9 + 4
+    # col2im: 25 x 36 = 900 products land on the output, the excess over one per output
+    # element are adds, plus the bias
+    out = shape[1] * shape[2] * shape[3]
+    assert _ops(g) == max(0, 900 - out) + out
+
+
+def test_grouped_conv_transpose(tmp_path: Path) -> None:
+    g, want = _load(tmp_path, [n("ConvTranspose", ["x", "w"], ["y"], group=2, strides=[2, 2])], [1, 4, 3, 3],
+                    [_w("w", 4, 3, 2, 2)])
+    assert _out_shapes(g) == want == [(1, 6, 6, 6)]
+    assert g.macs() == 9 * 4 * (3 * 2 * 2)  # per group 9 pixels x 2 channels x 12 outputs, 2 groups
+
+
+@pytest.mark.parametrize("mode, scales, shape, per_element", [
+    ("linear", [1, 1, 2, 2], (1, 3, 8, 8), 8), ("cubic", [1, 1, 2, 2], (1, 3, 8, 8), 36),
+    ("nearest", [1, 1, 1.5, 1.5], (1, 3, 6, 6), 0),
+])
+def test_resize_interpolating_or_fractional(tmp_path: Path, mode: str, scales: list, shape: tuple,
+                                            per_element: int) -> None:
+    nodes = [n("Resize", ["x", "", "scales"], ["y"], name="up", mode=mode)]
+    g, want = _load(tmp_path, nodes, [1, 3, 4, 4], [_c("scales", scales)], opset=13)
+    assert _out_shapes(g) == want == [shape]
+    assert [layer.op for layer in g.layers()] == ["resize"]
+    assert _ops(g) == per_element * shape[1] * shape[2] * shape[3]
+
+
+def test_resize_to_sizes_bilinear(tmp_path: Path) -> None:
+    nodes = [n("Resize", ["x", "", "", "sizes"], ["y"], mode="linear")]
+    g, want = _load(tmp_path, nodes, [1, 2, 5, 7], [_c("sizes", [1, 2, 9, 3], np.int64)], opset=13)
+    assert _out_shapes(g) == want == [(1, 2, 9, 3)]
+
+
+def _layer(g: Graph, name: str):
+    return next(layer for layer in g.layers() if layer.name == name)
+
+
+@pytest.mark.parametrize("op, kind, per_element", [
+    ("Abs", "abs", 1), ("Reciprocal", "reciprocal", 1), ("Erf", "erf", 8), ("Elu", "elu", 4),
+    ("Softplus", "softplus", 3), ("Mish", "mish", 8),
+])
+def test_unary_ops(tmp_path: Path, op: str, kind: str, per_element: int) -> None:
+    g, want = _load(tmp_path, [n(op, ["x"], ["y"], name="u")], [2, 5], [], opset=18)
+    assert _out_shapes(g) == want == [(2, 5)]
+    assert g.node("u").op == kind and _ops(g) == per_element * 10
+
+
+def test_prelu_per_channel(tmp_path: Path) -> None:
+    g, want = _load(tmp_path, [n("PRelu", ["x", "slope"], ["y"], name="act")], [1, 8, 4, 4],
+                    [_w("slope", 8, 1, 1)])
+    assert _out_shapes(g) == want == [(1, 8, 4, 4)]
+    assert g.params() == 8 and _ops(g) == 2 * 128
+
+
+def test_where_with_comparisons(tmp_path: Path) -> None:
+    # mask = x > 0 (1-bit), y = where(mask, x, x * 0.1): the attention-mask idiom
+    nodes = [n("Greater", ["x", "zero"], ["m"], name="gt"), n("Mul", ["x", "tenth"], ["s"], name="s"),
+             n("Where", ["m", "x", "s"], ["y"], name="sel")]
+    g, want = _load(tmp_path, nodes, [2, 16], [_c("zero", 0.0), _c("tenth", 0.1)])
+    assert _out_shapes(g) == want == [(2, 16)]
+    assert g.type_of("gt").dtype.name == "binary" and g.type_of("sel").dtype.name == "fp32"
+    assert _layer(g, "gt").workload.output_bytes == 32 / 8
+    assert _ops(g) == 3 * 32
+
+
+@pytest.mark.parametrize("op, attrs, groups", [("InstanceNormalization", {}, 6),
+                                               ("GroupNormalization", {"num_groups": 3}, 3)])
+def test_instance_and_group_norm(tmp_path: Path, op: str, attrs: dict, groups: int) -> None:
+    size = 6 if op == "InstanceNormalization" else 3  # opset 18: GroupNormalization's per-group affine
+    g, want = _load(tmp_path, [n(op, ["x", "s", "b"], ["y"], name="norm", **attrs)], [1, 6, 4, 4],
+                    [_w("s", size), _w("b", size)], opset=18)
+    assert _out_shapes(g) == [(1, 6, 4, 4)]
+    assert want in ([(1, 6, 4, 4)], [()])  # onnx infers no shape through GroupNormalization's function body
+    node = g.node("norm")
+    assert node.op == "groupnorm" and node.attrs["groups"] == groups
+    assert g.params() == 12 and g.weights("norm")["scale"].shape == (6,)
+
+
+def test_log_softmax_argmax_topk(tmp_path: Path) -> None:
+    nodes = [n("LogSoftmax", ["x"], ["l"], name="lsm", axis=-1), n("ArgMax", ["l"], ["a"], name="am", axis=1,
+                                                                   keepdims=0),
+             n("TopK", ["l", "k"], ["v", "i"], name="top", axis=-1)]
+    g, want = _load(tmp_path, nodes, [2, 10], [_c("k", [4], np.int64)], outputs=("a", "v"),
+                    out_types=(TensorProto.INT64, TensorProto.FLOAT))
+    assert _out_shapes(g) == want == [(2,), (2, 4)]
+    assert g.type_of("am").dtype.name == "int64"
+    # log-softmax 6 ops per element; argmax a compare per element; top-4 heap: log2(4) + 1 per element
+    assert [_layer(g, k).workload.ops for k in ("lsm", "am", "top")] == [120, 20, 60]
+
+
+def test_gather_on_run_time_indices(tmp_path: Path) -> None:
+    # indices computed by ArgMax pick rows of the activation itself (detection heads)
+    nodes = [n("ArgMax", ["x"], ["i"], axis=1, keepdims=0), n("Gather", ["x", "i"], ["y"], name="pick", axis=0)]
+    g, want = _load(tmp_path, nodes, [5, 3], [])
+    assert _out_shapes(g) == want == [(5, 3)]
+    layer = _layer(g, "pick")
+    assert layer.op == "gather" and layer.workload.input_bytes == 5 * 3 * 4 + 5 * 8
+
+
+def test_cast_of_a_run_time_tensor(tmp_path: Path) -> None:
+    g, want = _load(tmp_path, [n("Cast", ["x"], ["y"], name="c", to=TensorProto.FLOAT16)], [3, 4], [],
+                    out_types=(TensorProto.FLOAT16,))
+    assert _out_shapes(g) == want == [(3, 4)]
+    assert g.type_of("c").dtype.name == "fp16" and _ops(g) == 12

@@ -168,3 +168,15 @@ def test_bundled_configs_load():
         spec = load_hardware(name)
         assert spec.kind == "roofline"
     assert load_hardware("tpu_v1_roofline").peak("int8") == pytest.approx(65536 * 2 * 0.7e9)
+
+
+def test_masks_and_indices_cost_at_their_inputs_precision(toy):
+    # a comparison's 1-bit mask and argmax's int64 indices are results, not the precision
+    # the arithmetic runs in: the layers run at int8 like their inputs (1 TOPS: 1 ps per op)
+    g = fc(256)
+    g.add("mask", "greater", ("fc", "fc"))
+    g.add("pick", "where", ("mask", "fc", "x"))
+    g.add("best", "argmax", ("pick",), {"axis": 1})
+    layers = {c.name: c for c in estimate(g, toy).layers}
+    assert [layers[k].ops for k in ("mask", "pick", "best")] == [256, 256, 256]
+    assert dict(layers["best"].bytes_by_level)["dram"] == 8  # one int64 index leaves the chip
