@@ -33,13 +33,19 @@ def _estimate(*args: str) -> list[str]:
 COMMANDS: dict[str, list[str]] = {
     FLOOR: [sys.executable, "-c", "import numpy, yaml, networkx"],
     "python -c 'import accelsim'": [sys.executable, "-c", "import accelsim"],
-    "estimate resnet50 --hw tpu_v1 (warm cache)": _estimate("resnet50", "--hw", "tpu_v1"),
-    "estimate resnet50 --hw tpu_v1 --no-cache": _estimate("resnet50", "--hw", "tpu_v1", "--no-cache"),
+    "estimate resnet50 --hw tpu_v1": _estimate("resnet50", "--hw", "tpu_v1"),
+    "estimate resnet50 --hw tpu_v1 --compat scalesim (warm cache)":
+        _estimate("resnet50", "--hw", "tpu_v1", "--compat", "scalesim"),
+    "estimate resnet50 --hw tpu_v1 --compat scalesim --no-cache":
+        _estimate("resnet50", "--hw", "tpu_v1", "--compat", "scalesim", "--no-cache"),
     "estimate resnet50 --hw eyeriss (warm cache)": _estimate("resnet50", "--hw", "eyeriss"),
     "estimate bert_base --hw h100_roofline": _estimate("bert_base", "--hw", "h100_roofline"),
 }
-# Targets of the issue that introduced the result cache: ratio to the import floor at most.
-TARGETS = {"estimate resnet50 --hw tpu_v1 (warm cache)": 2.5, "estimate resnet50 --hw eyeriss (warm cache)": 4.0}
+# Targets: ratio to the import floor at most (the systolic default mode is a closed form, so
+# it meets the warm-cache target with no cache at all).
+TARGETS = {"estimate resnet50 --hw tpu_v1": 2.5,
+           "estimate resnet50 --hw tpu_v1 --compat scalesim (warm cache)": 2.5,
+           "estimate resnet50 --hw eyeriss (warm cache)": 4.0}
 
 
 def wall(cmd: list[str], repeats: int, env: dict[str, str]) -> float:

@@ -63,6 +63,8 @@ def load_hardware_yaml(path: Path) -> HardwareSpec:
     if not isinstance(doc, LineDict):
         raise SpecError("a hardware file must be a mapping with a 'kind' field", file=str(path), line=1)
     reader = SpecReader(str(path), doc)
+    if "kind" in doc and doc["kind"] is None:  # YAML reads a bare `kind: null` as no value
+        doc["kind"] = "null"
     kind = reader.string("kind")
     if kind not in FAMILIES:
         raise reader.error("kind", f"unknown hardware kind {kind!r}; {did_you_mean(kind, FAMILIES.names())}")

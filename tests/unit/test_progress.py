@@ -16,7 +16,8 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_a_bar_counts_layers_and_erases_itself() -> None:
+def test_a_bar_counts_layers_and_erases_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ProgressBar, "HEARTBEAT", 3600.0)  # only the updates draw here
     stream = Terminal()
     with ProgressBar(stream=stream, delay=0.0, width=10) as bar:
         bar.update(1, 4)
@@ -52,3 +53,16 @@ def test_estimate_draws_on_a_terminal_unless_json_or_quiet(monkeypatch: pytest.M
     assert ("layers" in err.getvalue()) == drawn, err.getvalue()
     if "--json" in flags:
         json.loads(out.getvalue())  # the whole of stdout is the JSON object
+
+
+def test_the_heartbeat_shows_a_run_before_its_first_layer_is_done() -> None:
+    # a first run can spend seconds inside one layer (kernels compiling): the heartbeat
+    # draws the bar with the time spent before any update, and the update overwrites it
+    stream = Terminal()
+    bar = ProgressBar(stream=stream, delay=0.0, width=4)
+    bar.heartbeat()
+    assert stream.getvalue().startswith("\r[----] 0/? layers (")
+    assert stream.getvalue().endswith(" s)")
+    bar.update(1, 2)
+    line = stream.getvalue().rsplit("\r", 1)[-1]
+    assert line.rstrip() == "[##--] 1/2 layers" and len(line) >= len("[----] 0/? layers (0 s)")
