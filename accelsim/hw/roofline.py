@@ -7,10 +7,11 @@ off-chip only when its producer's or a consumer's working set (inputs + output) 
 fit in the largest on-chip memory. Graph inputs and outputs always live off-chip.
 
 A spec may keep weights resident on chip across inferences (``resident_weights`` on an
-on-chip level: a size, or ``all`` of the level), as the Edge TPU compiler caches parameters
-in its SRAM: layers claim the space in graph order, the layer where it runs out partly,
-and each layer reads from off chip only the weight bytes that found no room. The space
-they hold is no longer free for activations. Loading the resident weights once is not
+on-chip level: a size, or ``all`` of what the activations leave free, i.e. the level less
+the largest working set of a layer that fits it), as the Edge TPU compiler caches
+parameters in its SRAM: layers claim the space in graph order, the layer where it runs out
+partly, and each layer reads from off chip only the weight bytes that found no room. The
+space they hold is no longer free for activations. Loading the resident weights once is not
 part of an inference.
 Energy is arithmetic (technology table, per precision) plus bytes times energy per byte of
 each level, plus static power times time.
@@ -45,6 +46,7 @@ class MemoryLevel:
     bandwidth_bps: float | None
     energy_per_byte_j: float
     resident_weights_bytes: float = 0.0
+    resident_weights_all: bool = False  # whatever the activations leave free
 
     @property
     def offchip(self) -> bool:
@@ -74,16 +76,17 @@ def _load_memory(r: SpecReader, index: int, tech: Technology) -> MemoryLevel:
     default_energy = (offchip_energy_per_byte_j(kind) if kind != "sram"
                       else sram_energy_per_byte_j(size or 1.0, tech))
     energy = r.quantity("energy_per_byte", "energy", default_energy, positive=False)
-    resident = 0.0
+    resident, every = 0.0, False
     if r.has("resident_weights"):
         if kind != "sram" or size is None:
             raise r.error("resident_weights", "only an sram level with a 'size' can keep weights resident")
-        resident = r.get("resident_weights", lambda v: size if v == "all" else parse_quantity(v, "bytes"))
+        every = r.mapping["resident_weights"] == "all"
+        resident = r.get("resident_weights", lambda v: 0.0 if v == "all" else parse_quantity(v, "bytes"))
         if resident > size:
             raise r.error("resident_weights", f"{resident:g} bytes of resident weights do not fit the "
                                               f"level's {size:g} bytes")
     r.finish()
-    return MemoryLevel(name, kind, size, bandwidth, energy, resident)
+    return MemoryLevel(name, kind, size, bandwidth, energy, resident, every)
 
 
 def load_roofline(r: SpecReader, name: str) -> RooflineSpec:
@@ -129,26 +132,37 @@ class RooflineModel:
                  context: CostContext = CostContext()) -> None:
         self.spec = spec
         self.offchip = tuple(m.name for m in spec.memories if m.offchip)
-        self.weight_budget = sum(m.resident_weights_bytes for m in spec.memories)
 
-    def _weights_resident(self, layers: list[Layer]) -> dict[str, float]:
+    def _weight_budgets(self, layers: list[Layer]) -> dict[str, float]:
+        """Bytes of each on-chip level that keep weights: as given, or for ``all`` the level
+        less the largest working set (inputs + output) of a layer that fits it, so that every
+        activation that could stay on chip still does."""
+        working = [sum(t.nbytes for t in l.inputs) + l.output.nbytes for l in layers]
+        budgets = {}
+        for m in self.spec.memories:
+            if m.resident_weights_all and m.size_bytes:
+                budgets[m.name] = m.size_bytes - max((w for w in working if w <= m.size_bytes), default=0.0)
+            elif m.resident_weights_bytes:
+                budgets[m.name] = m.resident_weights_bytes
+        return budgets
+
+    def _weights_resident(self, layers: list[Layer], budgets: dict[str, float]) -> dict[str, float]:
         """Bytes of each layer's weights that stay on chip (see the module docstring)."""
-        left = self.weight_budget
+        left = sum(budgets.values())
         held: dict[str, float] = {}
         for layer in layers:
             held[layer.name] = min(layer.workload.weight_bytes, left)
             left -= held[layer.name]
         return held
 
-    def _activation_capacity(self, held: dict[str, float]) -> float:
+    def _activation_capacity(self, held: dict[str, float], budgets: dict[str, float]) -> float:
         """The largest on-chip level's bytes left for activations once resident weights
         have taken theirs."""
-        used = sum(held.values())
         onchip = [m for m in self.spec.memories if not m.offchip and m.size_bytes]
         if not onchip:
             return 0.0
         largest = max(onchip, key=lambda m: m.size_bytes or 0.0)
-        return (largest.size_bytes or 0.0) - min(used, largest.resident_weights_bytes)
+        return (largest.size_bytes or 0.0) - min(sum(held.values()), budgets.get(largest.name, 0.0))
 
     def _rates(self, layer: Layer) -> tuple[str, float, float]:
         dtype = layer.compute_dtype.name
@@ -168,8 +182,9 @@ class RooflineModel:
     def layer_costs(self, graph: Graph) -> list[LayerCost]:
         spec = self.spec
         layers = graph.layers()
-        held = self._weights_resident(layers)
-        resident = resident_activations(graph, layers, self._activation_capacity(held))
+        budgets = self._weight_budgets(layers)
+        held = self._weights_resident(layers, budgets)
+        resident = resident_activations(graph, layers, self._activation_capacity(held, budgets))
         costs = []
         for layer in layers:
             w = layer.workload

@@ -96,14 +96,24 @@ def test_resident_weights_are_read_only_where_they_did_not_fit(tmp_path):
     assert layers == {"fc": 256, "fc2": 65792 - 34208, "fc3": 65792 + 256}
 
 
-def test_all_of_a_level_keeps_weights_and_leaves_no_room_for_activations(tmp_path):
+def test_all_of_a_level_keeps_weights_in_what_activations_leave_free(tmp_path):
     path = tmp_path / "toy.yaml"
     path.write_text(TOY_HW.replace("{name: sram, size: 1 MiB}",
                                    "{name: sram, size: 140000 B, resident_weights: all}"))
     layers = {c.name: dict(c.bytes_by_level)["dram"] for c in estimate(three_fcs(), load_hardware(path)).layers}
-    # fc and fc2 (131,584 B) stay and fc3 takes the last 8,416 B: nothing is left for
-    # activations, so each layer also reads its 256 B input and writes its 256 B output.
-    assert layers == {"fc": 512, "fc2": 512, "fc3": 65792 - 8416 + 512}
+    # the largest working set is 256 B in + 256 B out: 139,488 B keep weights. fc and fc2
+    # (131,584 B) stay, fc3 finds 7,904 B; the 512 B left hold the activations between layers.
+    assert layers == {"fc": 256, "fc2": 0, "fc3": 65792 - 7904 + 256}
+
+
+def test_explicit_resident_weights_take_their_bytes_from_the_activations(tmp_path):
+    path = tmp_path / "toy.yaml"
+    path.write_text(TOY_HW.replace("{name: sram, size: 1 MiB}",
+                                   "{name: sram, size: 140000 B, resident_weights: 139800 B}"))
+    layers = {c.name: dict(c.bytes_by_level)["dram"] for c in estimate(three_fcs(), load_hardware(path)).layers}
+    # fc3 finds 8,216 B; the 200 B left cannot hold a 512 B working set: every activation
+    # goes off chip and back.
+    assert layers == {"fc": 512, "fc2": 512, "fc3": 65792 - 8216 + 512}
 
 
 def test_edge_npu_caches_a_small_model_whole():
