@@ -8,6 +8,7 @@ message points the user at the culprit.
 from __future__ import annotations
 
 __all__ = [
+    "MAX_MESSAGE",
     "AccelsimError",
     "SpecError",
     "GraphError",
@@ -15,6 +16,16 @@ __all__ = [
     "MappingError",
     "UnsupportedOpError",
 ]
+
+
+# A message quotes the user's values ("got ..."); one line stays readable whatever they hold.
+MAX_MESSAGE = 600
+
+
+def _bounded(text: str | None, limit: int = MAX_MESSAGE) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
 
 
 class AccelsimError(Exception):
@@ -28,11 +39,12 @@ class AccelsimError(Exception):
         line: int | None = None,
         field: str | None = None,
     ) -> None:
+        message = _bounded(" ".join(str(message).splitlines()))  # one line, of bounded length
         super().__init__(message)
         self.message = message
         self.file = file
         self.line = line
-        self.field = field
+        self.field = _bounded(field, 200)
 
     def located(self, *, file: str | None = None, line: int | None = None,
                 field: str | None = None) -> "AccelsimError":

@@ -1,4 +1,10 @@
-"""YAML reading that remembers line numbers, so every error can name file, line and field."""
+"""YAML reading that remembers line numbers, so every error can name file, line and field.
+
+Bounded on hostile input: a file above ``MAX_FILE_BYTES`` is refused before it is parsed,
+and a document whose aliases would expand past ``MAX_NODES`` nodes (a "billion laughs"
+file) is refused after composing, before anything walks it. libyaml's parser is used where
+PyYAML has it (it keeps the line marks), the pure-Python one otherwise.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,14 @@ import yaml
 
 from .errors import SpecError
 
-__all__ = ["LineDict", "LineList", "read_yaml", "line_of", "TIMELOOP_TAGS"]
+__all__ = ["LineDict", "LineList", "read_yaml", "line_of", "TIMELOOP_TAGS", "MAX_FILE_BYTES", "MAX_NODES"]
+
+# Far above any real model or machine file (the largest bundled one is a few KiB; a model
+# at the layer limit written out layer by layer is about 10 MiB).
+MAX_FILE_BYTES = 32 * 2**20
+# Nodes of the document with every alias expanded: a real file has about as many nodes as
+# lines, so this allows files far larger than MAX_FILE_BYTES without aliases.
+MAX_NODES = 2_000_000
 
 
 class LineDict(dict):
@@ -28,7 +41,10 @@ class LineList(list):
     item_lines: list[int]
 
 
-class _Loader(yaml.SafeLoader):
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
     pass
 
 
@@ -95,6 +111,28 @@ for _tag in TIMELOOP_TAGS:
     _Loader.add_constructor("!" + _tag, _construct_tagged)
 
 
+def _expanded_nodes(root: yaml.Node) -> tuple[int, int | None]:
+    """Nodes of the document with every alias expanded, and the line of the node whose
+    expansion first crosses ``MAX_NODES`` (None if none does). Linear in the composed nodes:
+    an alias is the same node object, so each node's expanded size is computed once."""
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in size:
+            continue
+        kids = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in size)
+            continue
+        size[id(node)] = 1 + sum(size.get(id(k), 1) for k in kids)
+        if size[id(node)] > MAX_NODES:
+            return size[id(node)], node.start_mark.line + 1
+    return size[id(root)], None
+
+
 def line_of(container: Any, key: Any) -> int | None:
     """Line of ``container[key]`` if the container came from :func:`read_yaml`."""
     if isinstance(container, LineDict):
@@ -132,13 +170,30 @@ def read_yaml(path: str | Path, text: str | None = None) -> Any:
     path = str(path)
     if text is None:
         try:
+            if Path(path).stat().st_size > MAX_FILE_BYTES:
+                raise SpecError(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB, the limit for "
+                                "model and hardware files", file=path)
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise SpecError("file not found", file=path) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise SpecError(f"cannot read file: {exc}", file=path) from None
+    elif len(text) > MAX_FILE_BYTES:
+        raise SpecError(f"text is longer than {MAX_FILE_BYTES // 2**20} MiB, the limit for model "
+                        "and hardware files", file=path)
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+            if root is None:
+                return None
+            nodes, line = _expanded_nodes(root)
+            if line is not None:
+                raise SpecError(f"aliases expand this document past {MAX_NODES:,} nodes (a YAML bomb?)",
+                                file=path, line=line)
+            doc = loader.construct_document(root)
+        finally:
+            loader.dispose()
     except SpecError as exc:
         raise exc.located(file=path) from None
     except yaml.MarkedYAMLError as exc:

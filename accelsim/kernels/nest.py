@@ -34,7 +34,7 @@ import numpy as np
 
 from .jit import njit
 
-__all__ = ["analyse", "evaluate_one", "workspace", "max_fanout", "max_extent", "OK", "BAD_FACTORS", "BAD_FANOUT",
+__all__ = ["analyse", "evaluate_one", "workspace", "max_fanout", "OK", "BAD_FACTORS", "BAD_FANOUT",
            "BAD_CAPACITY", "NOT_KEPT"]
 
 # Candidate status codes.
@@ -141,8 +141,9 @@ def _advance(index, limits, n):
 @njit(cache=True)
 def _rank_values(n_loops, bounds, steps, vals, cnts, marks, index):
     """Distinct values (ascending) of sum(index_l x step_l) and how many index tuples give
-    each; returns how many distinct values were written. ``marks`` (zeros, long enough for
-    the largest sum) and ``index`` are scratch."""
+    each; returns how many distinct values were written. ``marks`` (as long as the number
+    of index tuples, at most the fanout) and ``index`` are scratch: the sums are sorted, so
+    the work does not depend on how large they are."""
     if n_loops == 0:
         vals[0] = 0
         cnts[0] = 1
@@ -152,24 +153,28 @@ def _rank_values(n_loops, bounds, steps, vals, cnts, marks, index):
             vals[i] = i * steps[0]
             cnts[i] = 1
         return bounds[0]
-    top = 0
     for l in range(n_loops):
-        top += (bounds[l] - 1) * steps[l]
         index[l] = 0
+    count = 0
     while True:
         v = 0
         for l in range(n_loops):
             v += index[l] * steps[l]
-        marks[v] += 1
+        marks[count] = v
+        count += 1
         if not _advance(index, bounds, n_loops):
             break
+    ordered = np.sort(marks[:count])
     n = 0
-    for v in range(top + 1):
-        if marks[v]:
-            vals[n] = v
-            cnts[n] = marks[v]
-            marks[v] = 0
-            n += 1
+    i = 0
+    while i < count:
+        j = i
+        while j < count and ordered[j] == ordered[i]:
+            j += 1
+        vals[n] = ordered[i]
+        cnts[n] = j - i
+        n += 1
+        i = j
     return n
 
 
@@ -234,9 +239,9 @@ def _groups(p, coef, nranks, first, nsp, ldim, lbound, lstride, hist_m, hist_n, 
 
 
 @njit(cache=True)
-def workspace(nl, nd, npp, nrmax, fanmax, extent):
-    """Scratch arrays for ``evaluate_one`` (allocated once per batch or search);
-    ``extent``: the largest rank of any data space (``max_extent``)."""
+def workspace(nl, nd, npp, nrmax, fanmax):
+    """Scratch arrays for ``evaluate_one`` (allocated once per batch or search); their sizes
+    depend on the machine and the number of loops, never on the layer's bounds."""
     maxloops = nl * 3 * nd + 1
     maxhist = fanmax + 1
     ints = np.zeros((16, maxloops + 1), np.int64)
@@ -254,27 +259,13 @@ def workspace(nl, nd, npp, nrmax, fanmax, extent):
     rk = np.zeros((3, nrmax), np.int64)
     hist = np.zeros((2, maxhist), np.int64)
     vals = np.zeros((2, nrmax, maxhist + 1), np.int64)
-    marks = np.zeros(extent + 1, np.int64)
+    marks = np.zeros(fanmax + 1, np.int64)
     index = np.zeros(maxloops + 1, np.int64)
     # the last multicast grouping of each (data space, level): key = its spatial loops
     gkey = -np.ones((npp, nl, 3 * maxloops + 1), np.int64)
     gres = np.zeros((npp, nl, 2, maxhist), np.int64)
     return (ints, lev, spans, sizes, tiles, none, zero, share, acc_m, acc_a, out, mv, rk, hist, vals, marks, index,
             gkey, gres)
-
-
-@njit(cache=True)
-def max_extent(tab):
-    """The largest rank extent of any data space of the problem in ``tab``."""
-    bounds, coef = tab[0], tab[1]
-    m = 1
-    for p in range(coef.shape[0]):
-        for r in range(coef.shape[1]):
-            e = 1
-            for d in range(coef.shape[2]):
-                e += coef[p, r, d] * (bounds[d] - 1)
-            m = max(m, e)
-    return m
 
 
 @njit(cache=True)
@@ -653,7 +644,7 @@ def analyse(tab, temporal, order, spatial, keep, status, cycles, energy, counts,
     nl = temporal.shape[1]
     nd = temporal.shape[2]
     coef = tab[1]
-    ws = workspace(nl, nd, coef.shape[0], coef.shape[1], max_fanout(tab), max_extent(tab))
+    ws = workspace(nl, nd, coef.shape[0], coef.shape[1], max_fanout(tab))
     out = ws[10]
     for b in range(temporal.shape[0]):
         st, cy, en = evaluate_one(tab, temporal[b], order[b], spatial[b], keep[b], ws)

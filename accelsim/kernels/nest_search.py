@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from .jit import njit
-from .nest import OK, _size, evaluate_one, max_extent, max_fanout, workspace
+from .nest import OK, _size, evaluate_one, max_fanout, workspace
 
 __all__ = ["search", "greedy_seeds", "ENERGY", "LATENCY", "EDP"]
 
@@ -361,7 +361,7 @@ def search(tab, temporal_ok, fixed, upper, lower, prefix_len, free, axis_ok, sfi
     nl, nd = st.shape[1], st.shape[2]
     coef = tab[1]
     fan_x, fan_y = tab[19], tab[20]
-    ws = workspace(nl, nd, coef.shape[0], coef.shape[1], max_fanout(tab), max_extent(tab))
+    ws = workspace(nl, nd, coef.shape[0], coef.shape[1], max_fanout(tab))
     moves = np.zeros((20000, 7), np.int64)
     pa = np.zeros(64, np.int64)
     pb = np.zeros(64, np.int64)
@@ -449,10 +449,13 @@ def _fits(capacity, coef, nranks, factors, keep, level, span):
 
 
 @njit(cache=True)
-def _greedy(tab, temporal_ok, fixed, upper, lower, rel, grid, keep, order, tight, tf, factors, span, divs, rem):
+def _greedy(tab, temporal_ok, fixed, upper, lower, rel, grid, keep, order, tight, tf, factors, span, bound_divs,
+            divs, rem):
     """Temporal factors filled from the innermost level out, each dimension in loop order
     taking the largest allowed factor with which every buffer still fits; the outermost
-    temporal level takes the rest. False when the fixed factors do not divide the layer."""
+    temporal level takes the rest. False when the fixed factors do not divide the layer.
+    ``bound_divs[d]`` lists the divisors of dimension d's bound, ascending, 0-padded (what
+    is left of a bound divides it, so its divisors are among them)."""
     bounds, coef, nranks, capacity = tab[0], tab[1], tab[2], tab[5]
     nl, nd = fixed.shape
     outer = -1
@@ -483,7 +486,10 @@ def _greedy(tab, temporal_ok, fixed, upper, lower, rel, grid, keep, order, tight
                 if not mine:
                     continue
             n = 0
-            for f in range(1, rem[d] + 1):
+            for j in range(bound_divs.shape[1]):
+                f = bound_divs[d, j]
+                if f == 0 or f > rem[d]:
+                    break
                 if rem[d] % f == 0 and (upper[lv, d] == 0 or f <= upper[lv, d]) and f >= lower[lv, d]:
                     divs[n] = f
                     n += 1
@@ -509,19 +515,19 @@ def _greedy(tab, temporal_ok, fixed, upper, lower, rel, grid, keep, order, tight
 
 
 @njit(cache=True)
-def greedy_seeds(tab, temporal_ok, fixed, upper, lower, rel, grids, keeps, orders, out, ok):
+def greedy_seeds(tab, temporal_ok, fixed, upper, lower, rel, grids, keeps, orders, bound_divs, out, ok):
     """``_greedy`` for every (fanout filling, keep choice, loop order, loose / tight)
     combination, in that nesting order: ``out[i]`` the factors, ``ok[i]`` whether valid."""
     nl, nd = fixed.shape
     factors = np.ones((nl, nd), np.int64)
     span = np.ones(nd, np.int64)
     rem = np.ones(nd, np.int64)
-    divs = np.zeros(max(1, tab[0].max()) + 1, np.int64)
+    divs = np.zeros(bound_divs.shape[1] + 1, np.int64)
     i = 0
     for g in range(grids.shape[0]):
         for k in range(keeps.shape[0]):
             for q in range(orders.shape[0]):
                 for tight in range(2):
                     ok[i] = _greedy(tab, temporal_ok, fixed, upper, lower, rel, grids[g], keeps[k], orders[q],
-                                    tight == 1, out[i], factors, span, divs, rem)
+                                    tight == 1, out[i], factors, span, bound_divs, divs, rem)
                     i += 1

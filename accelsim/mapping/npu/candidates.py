@@ -86,8 +86,12 @@ def seeds(space: Space, t: Tables, *, keep_limit: int = 16) -> Candidates:
     ok = np.zeros(n, np.bool_)
     temporal_ok = np.zeros(nl, np.bool_)
     temporal_ok[list(space.temporal_levels)] = True
+    lists = [divisors(b) for b in problem.bounds]
+    bound_divs = np.zeros((nd, max(map(len, lists))), np.int64)
+    for d, found in enumerate(lists):
+        bound_divs[d, :len(found)] = found
     greedy_seeds(t.packed(), temporal_ok, space.fixed, space.upper, space.lower, np.array(rel, np.bool_), grids, keeps,
-                 orders, out, ok)
+                 orders, bound_divs, out, ok)
     g, k, q, _ = np.unravel_index(np.arange(n), (len(grids), len(keeps), len(orders), 2))
     ok = np.flatnonzero(ok)
     return canonical(space, Candidates(out[ok], orders[q[ok]], grids[g[ok]], keeps[k[ok]]))

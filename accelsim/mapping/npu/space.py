@@ -27,6 +27,7 @@ from ...errors import MappingError
 from ...hw.npu import NpuSpec, Problem
 from ...hw.npu.problem import conv_names
 from ...registry import did_you_mean
+from ..factors import divisors
 from .constraints import NO_CONSTRAINTS, Constraints, Directive
 
 if TYPE_CHECKING:
@@ -38,12 +39,6 @@ __all__ = ["Space", "build_space", "divisors"]
 MAX_SPATIAL = 12
 _PER_AXIS = 48
 _BEAM = 256
-
-
-def divisors(n: int) -> list[int]:
-    """Divisors of ``n``, ascending."""
-    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    return small + [n // d for d in reversed(small) if d * d != n]
 
 
 @dataclass(frozen=True)
