@@ -86,7 +86,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
                        seed=args.seed, cache=not args.no_cache, jobs=args.jobs or os.cpu_count() or 1,
                        progress=bar.update, passes=args.passes)
     if args.json:
-        text = json.dumps(est.to_dict(), indent=1) + "\n"
+        text = json.dumps(est.to_dict(), indent=1, allow_nan=False) + "\n"
     elif args.csv:
         from .report.table import render_csv
         text = render_csv(est)
@@ -138,7 +138,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                         "macs": l.macs, "params": l.params, "workload": l.workload.kind,
                         "dims": dict(l.workload.dims)} for l in layers],
         }
-        _emit(json.dumps(data, indent=1) + "\n", args.output)
+        _emit(json.dumps(data, indent=1, allow_nan=False) + "\n", args.output)
         return 0
     rows = [[l.name, l.op, str(l.output), f"{l.macs:,}", f"{l.params:,}", l.workload.kind] for l in layers]
     rows.append(["TOTAL", "", "", f"{graph.macs():,}", f"{graph.params():,}", ""])
@@ -198,7 +198,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                             "kind": c.kind, "source": c.source, "ok": c.ok})
     if args.json:
         result = {"checks": records, "failed": failed, "skipped": len(skipped)}
-        _emit(json.dumps(result, indent=1) + "\n", None)
+        _emit(json.dumps(result, indent=1, allow_nan=False) + "\n", None)
     else:
         text = render_grid(["case", "quantity", "predicted", "reference", "error", "tolerance", "status"],
                            rows, [False, False, True, True, True, False, False])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .errors import SpecError
+from .errors import MappingError, SpecError
 from .frontend import load_model
 from .hw import FAMILIES, CostContext, HardwareSpec, LayerCost, Schedule, Serial, cost_model, family_options, load_hardware
 from .ir import Graph, dtype
@@ -150,12 +151,50 @@ def estimate(model: Graph | str | Path, hw: HardwareSpec | str | Path, *, batch:
         costs = costing.layer_costs(graph)
     peak, bandwidth = costing.roof(chosen or "")
     types = graph.types()
-    return Estimate(
+    est = Estimate(
         model=graph.name, hardware=spec.name, kind=spec.kind, batch=_batch_of(graph),
         precision=chosen or "as-declared", frequency_hz=spec.frequency_hz,
         layers=tuple(costs), shapes=tuple(types[c.name].shape for c in costs),
         peak_ops_per_s=peak, bandwidth_bps=bandwidth, schedule=FAMILIES.get(spec.kind).schedule,
     )
+    check_finite(est, spec.source)
+    return est
+
+
+def _first_non_finite(value: Any, path: str) -> tuple[str, float] | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        found = _first_non_finite(item, f"{path}.{key}" if path and not str(key).startswith("[") else f"{path}{key}")
+        if found:
+            return found
+    return None
+
+
+def check_finite(est: Estimate, hardware_file: str | None) -> None:
+    """Every figure of ``est`` is a finite number, so results are valid JSON (RFC 8259 has no
+    Infinity or NaN).
+
+    Raises:
+        MappingError: naming the layer and the figure, and the hardware file whose values
+            produced it.
+    """
+    data = est.to_dict()
+    for i, layer in enumerate(data["layers"]):
+        found = _first_non_finite(layer, "")
+        if found:
+            figure, value = found
+            raise MappingError(f"layer {layer['name']!r}: {figure} is {value} on {est.hardware}; a value in "
+                               f"{hardware_file or 'the hardware spec'} is out of range", file=hardware_file)
+    found = _first_non_finite(data["totals"], "totals.")
+    if found:
+        raise MappingError(f"{found[0]} is {found[1]} on {est.hardware}", file=hardware_file)
 
 
 def _mapper_for(kind: str, *, seed: int, cache: bool, executor: Any, jobs: int, stack: ExitStack) -> Any:

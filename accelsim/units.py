@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["UNIT_KINDS", "parse_quantity", "format_si"]
+__all__ = ["UNIT_KINDS", "PHYSICAL_RANGES", "parse_quantity", "format_si"]
 
 _DECIMAL = {
     "": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
@@ -53,6 +53,38 @@ _NOUNS = {
     "energy": "an energy", "power": "a power", "time": "a duration", "length": "a length",
     "voltage": "a voltage", "ops_rate": "an operation rate",
 }
+
+
+# The physical range of a non-zero quantity of each kind, in SI units: far wider than any
+# machine built or planned, narrow enough that a typo (1e-300 Hz, 1e30 GB/s) is an error
+# rather than a figure that overflows downstream. docs/hardware-format.md lists them.
+PHYSICAL_RANGES: dict[str, tuple[float, float]] = {
+    "frequency": (1e3, 1e12),       # 1 kHz .. 1 THz
+    "bytes": (0.125, 2.0**70),      # one bit .. 1 ZiB
+    "bandwidth": (1.0, 1e18),       # 1 B/s .. 1 EB/s
+    "energy": (1e-21, 1e3),         # 1 zJ .. 1 kJ
+    "power": (1e-9, 1e9),           # 1 nW .. 1 GW
+    "time": (1e-15, 1e6),           # 1 fs .. 11.6 days
+    "length": (1e-10, 1e-4),        # 0.1 nm .. 100 µm (a process node)
+    "voltage": (1e-2, 1e2),         # 10 mV .. 100 V
+    "ops_rate": (1.0, 1e24),        # 1 op/s .. 10**24 op/s
+}
+
+
+def _in_range(number: float, kind: str, value: object) -> float:
+    lo, hi = PHYSICAL_RANGES[kind]
+    if number != number or not lo <= abs(number) <= hi:
+        raise ValueError(f"{value!r} is outside the range of {_NOUNS[kind]} accelsim accepts "
+                         f"({_show(lo, kind)} to {_show(hi, kind)})")
+    return number
+
+
+def _show(x: float, kind: str) -> str:
+    return f"{x:g} {_BASE_UNIT[kind]}"
+
+
+_BASE_UNIT = {"frequency": "Hz", "bytes": "B", "bandwidth": "B/s", "energy": "J", "power": "W",
+              "time": "s", "length": "m", "voltage": "V", "ops_rate": "op/s"}
 
 
 def _split_unit(text: str) -> tuple[float, str] | None:
@@ -113,7 +145,7 @@ def parse_quantity(value: object, kind: str, *, field: str | None = None) -> flo
     if unit_kind != kind:
         raise ValueError(f"{value!r} is {_NOUNS[unit_kind]}, but {_NOUNS[kind]} is needed here, "
                          f"like {_EXAMPLES[kind]}")
-    return number * factor * base
+    return _in_range(number * factor * base, kind, value)
 
 
 def format_si(value: float, unit: str, digits: int = 3) -> str:

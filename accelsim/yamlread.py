@@ -64,21 +64,34 @@ def _child(loader: _Loader, node: yaml.Node, field: str | None) -> Any:
                         line=node.start_mark.line + 1, field=field) from None
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    """A mapping with its lines. A key given twice is reported (by ``read_yaml``), except
+    that a mapping's own key overrides one it merged in with ``<<: *anchor``, as YAML says."""
+    own = {id(k) for k, _ in node.value if k.tag != _MERGE}
     loader.flatten_mapping(node)
     out = LineDict()
     out.line = node.start_mark.line + 1
     out.key_lines = {}
     out.duplicates = []
+    mine: set[Any] = set()  # keys the mapping itself gives
     for key_node, value_node in node.value:
         key = _child(loader, key_node, None)
         if not isinstance(key, (str, int, float, bool)) or key is None:
             raise SpecError(f"mapping keys must be plain names, got {key!r}",
                             line=key_node.start_mark.line + 1)
         if key in out:
-            # reported by read_yaml, which knows the field path of this mapping
-            out.duplicates.append((key, key_node.start_mark.line + 1))
-            continue
+            if id(key_node) in own and key not in mine:  # overrides a merged-in key
+                pass
+            elif id(key_node) not in own:  # a later merge does not override
+                continue
+            else:  # reported by read_yaml, which knows the field path of this mapping
+                out.duplicates.append((key, key_node.start_mark.line + 1))
+                continue
+        if id(key_node) in own:
+            mine.add(key)
         out[key] = _child(loader, value_node, str(key))
         out.key_lines[key] = key_node.start_mark.line + 1
     return out
@@ -173,11 +186,16 @@ def read_yaml(path: str | Path, text: str | None = None) -> Any:
             if Path(path).stat().st_size > MAX_FILE_BYTES:
                 raise SpecError(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB, the limit for "
                                 "model and hardware files", file=path)
-            text = Path(path).read_text(encoding="utf-8")
+            raw = Path(path).read_bytes()
         except FileNotFoundError:
             raise SpecError("file not found", file=path) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError(f"cannot read file: {exc}", file=path) from None
+        except OSError as exc:
+            raise SpecError(f"cannot read file: {exc.strerror or exc}", file=path) from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"byte 0x{raw[exc.start]:02x} is not UTF-8 text (save the file as UTF-8)",
+                            file=path, line=raw.count(b"\n", 0, exc.start) + 1) from None
     elif len(text) > MAX_FILE_BYTES:
         raise SpecError(f"text is longer than {MAX_FILE_BYTES // 2**20} MiB, the limit for model "
                         "and hardware files", file=path)
@@ -201,6 +219,10 @@ def read_yaml(path: str | Path, text: str | None = None) -> Any:
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise SpecError(f"YAML syntax error: {problem}", file=path, line=line) from None
+    except yaml.reader.ReaderError as exc:  # a control character such as NUL
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        what = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        raise SpecError(f"control character {what} is not allowed in YAML", file=path, line=line) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML error: {exc}", file=path) from None
     except (ValueError, TypeError, OverflowError) as exc:  # a top-level scalar like `!!int x`

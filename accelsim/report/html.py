@@ -141,6 +141,6 @@ def write_report(est: Estimate, folder: str | Path) -> Path:
     with atomic_dir(folder) as scratch:
         for name, (function, _) in PLOTS.items():
             plots.save(getattr(plots, function)(est), scratch / name)
-        (scratch / "estimate.json").write_text(json.dumps(est.to_dict(), indent=1) + "\n")
+        (scratch / "estimate.json").write_text(json.dumps(est.to_dict(), indent=1, allow_nan=False) + "\n")
         (scratch / "index.html").write_text(render_page(est), encoding="utf-8")
     return folder

@@ -559,16 +559,17 @@ def test_hw_unit_of_another_kind_reads_as_english(tmp_path: Path, capsys: pytest
                    "'500 MB' is a size in bytes, but a bandwidth is needed here, like '34 GB/s'")
 
 
-@pytest.mark.parametrize("line,new", [
-    (10, "    bandwidth: 1e-320 B/s"),   # traffic / bandwidth is infinite
-    (6, "  int8: 1e-320 OPS"),           # macs / peak is infinite
-    (3, "frequency: 1e300 Hz"),          # latency x frequency (cycles) is infinite
+@pytest.mark.parametrize("line,new,field,shown", [
+    (10, "    bandwidth: 1e-320 B/s", "memories[0].bandwidth", "(1 B/s to 1e+18 B/s)"),  # traffic / bandwidth: inf
+    (6, "  int8: 1e-320 OPS", "peak.int8", "(1 op/s to 1e+24 op/s)"),                     # macs / peak: inf
+    (3, "frequency: 1e300 Hz", "frequency", "(1000 Hz to 1e+12 Hz)"),                    # cycles: inf
+    (3, "frequency: 1e-300 Hz", "frequency", "(1000 Hz to 1e+12 Hz)"),
 ])
-def test_hw_costs_overflow(tmp_path: Path, capsys: pytest.CaptureFixture[str], line: int, new: str) -> None:
-    rc, _, err, hw = estimate_hw(tmp_path, capsys, replace_line(HW, line, new)
-                                 if line != 3 else replace_line(replace_line(HW, 6, "  int8: 1e-10 OPS"), 3, new))
-    path = str(ROOT / "models" / "digits_cnn.yaml")
-    assert_located(rc, err, path, 19, "blocks.conv_pool.layers[0]", "too large", hw)
+def test_hw_values_beyond_their_physical_range(tmp_path: Path, capsys: pytest.CaptureFixture[str], line: int,
+                                               new: str, field: str, shown: str) -> None:
+    # values whose costs would overflow are refused at the field, before any costing
+    rc, _, err, hw = estimate_hw(tmp_path, capsys, replace_line(HW, line, new))
+    assert_located(rc, err, hw, line, field, "is outside the range of", shown)
 
 
 # ------------------------------------------------------------------------ no partial output

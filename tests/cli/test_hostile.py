@@ -64,3 +64,69 @@ def test_an_error_quoting_a_huge_value_stays_one_short_line(tmp_path: Path) -> N
     line = one_error_line(run("inspect", "m.yaml", cwd=tmp_path))
     assert line.startswith("accelsim: error: m.yaml:5:") and "more characters)" in line
     assert len(line) < MAX_MESSAGE + 400
+
+
+def _strict(text: str) -> object:
+    import json
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_is_strict_at_the_edges_of_every_range(tmp_path: Path) -> None:
+    # the slowest clock, the thinnest link and the weakest peak accelsim accepts: every figure
+    # is still a finite number, and the output parses with a strict JSON parser
+    (tmp_path / "edge.yaml").write_text(
+        "kind: roofline\nfrequency: 1 kHz\npeak: {fp32: 1 OPS}\n"
+        "memories:\n  - {name: dram, type: ddr, bandwidth: 1 B/s}\n  - {name: sram, size: 1 B}\n")
+    for hw in ("edge.yaml", "tpu_v1"):
+        done = run("estimate", "resnet50", "--hw", hw, "--batch", "64", "--json", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        data = _strict(done.stdout)
+        assert data["totals"]["latency_s"] > 0
+
+
+def test_a_non_finite_figure_is_an_error_naming_layer_and_figure() -> None:
+    import pytest
+
+    from accelsim.errors import MappingError
+    from accelsim.estimation import Estimate, check_finite
+    from accelsim.hw import LayerCost
+
+    cost = LayerCost(name="conv1", op="conv2d", macs=1, latency_s=float("inf"))
+    est = Estimate(model="m", hardware="h", kind="null", batch=1, precision="int8", frequency_hz=1e9,
+                   layers=(cost,), shapes=((1,),))
+    with pytest.raises(MappingError, match=r"layer 'conv1': latency_s is inf on h; a value in h.yaml") as info:
+        check_finite(est, "h.yaml")
+    assert info.value.file == "h.yaml"
+
+
+MODEL_HEAD = "name: m\ninputs:\n  x: {shape: [1, 4], dtype: fp32}\nlayers:\n"
+
+
+def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_bytes(MODEL_HEAD.encode() + b'  - {op: relu, name: "\xff"}\n')
+    assert one_error_line(run("inspect", "m.yaml", cwd=tmp_path)) == \
+        "accelsim: error: m.yaml:5: byte 0xff is not UTF-8 text (save the file as UTF-8)"
+
+
+def test_a_nul_byte_names_its_line(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_bytes(MODEL_HEAD.encode() + b'  - {op: relu, name: "a\x00b"}\n')
+    assert one_error_line(run("inspect", "m.yaml", cwd=tmp_path)) == \
+        "accelsim: error: m.yaml:5: control character U+0000 is not allowed in YAML"
+
+
+def test_nesting_too_deep_names_its_line(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text("name: m\nx: " + "[" * 5000 + "]" * 5000 + "\n")
+    line = one_error_line(run("inspect", "m.yaml", cwd=tmp_path))
+    assert line.startswith("accelsim: error: m.yaml:2: ") and "nesting" in line
+
+
+def test_a_key_may_override_what_a_merge_brought_in(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(MODEL_HEAD + "  - &r {op: relu, name: r1}\n  - {<<: *r, name: r2}\n")
+    done = run("inspect", "m.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "r1" in done.stdout and "r2" in done.stdout
+    (tmp_path / "d.yaml").write_text(MODEL_HEAD + "  - {op: relu, name: r1, name: r2}\n")
+    assert "key 'name' appears twice" in one_error_line(run("inspect", "d.yaml", cwd=tmp_path))
