@@ -148,7 +148,12 @@ def estimate(model: Graph | str | Path, hw: HardwareSpec | str | Path, *, batch:
     with ExitStack() as stack:
         mapper = _mapper_for(spec.kind, seed=seed, cache=cache, executor=executor, jobs=jobs, stack=stack)
         costing = cost_model(spec, chosen_options, CostContext(mapper=mapper, progress=progress, cache=cache))
-        costs = costing.layer_costs(graph)
+        try:
+            costs = costing.layer_costs(graph)
+        except MappingError as exc:  # the layer is in the model file; name the machine's too
+            if spec.source and spec.source not in exc.message:
+                exc.message = f"{exc.message} (hardware: {spec.source})"
+            raise
     peak, bandwidth = costing.roof(chosen or "")
     types = graph.types()
     est = Estimate(

@@ -53,10 +53,13 @@ class _Builder:
     def __init__(self, path: str, doc: LineDict) -> None:
         self.path = path
         self.doc = doc
-        self.graph = Graph(str(doc.get("name", Path(path).stem)))
         self.blocks: dict[str, LineDict] = {}
         self.counters: dict[str, int] = {}
         self.layer_count = 0
+        for key in ("name", "description", "source"):  # free text, but not a list or a mapping
+            if key in doc:
+                self.expect((str, int, float), doc, key, key, "a string")
+        self.graph = Graph(str(doc.get("name", Path(path).stem)))
 
     # ------------------------------------------------------------------ errors
 

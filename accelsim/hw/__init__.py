@@ -72,7 +72,8 @@ def load_hardware_yaml(path: Path) -> HardwareSpec:
     if version != SPEC_VERSION:
         raise reader.error("version", f"unsupported spec version {version!r}; this accelsim reads {SPEC_VERSION}")
     name = reader.string("name", path.stem)
-    reader.used.update({"description", "source"})
+    reader.string("description", "")
+    reader.string("source", "")
     spec = FAMILIES.get(kind).load(reader, name)
     reader.finish()
     return spec

@@ -130,3 +130,19 @@ def test_a_key_may_override_what_a_merge_brought_in(tmp_path: Path) -> None:
     assert "r1" in done.stdout and "r2" in done.stdout
     (tmp_path / "d.yaml").write_text(MODEL_HEAD + "  - {op: relu, name: r1, name: r2}\n")
     assert "key 'name' appears twice" in one_error_line(run("inspect", "d.yaml", cwd=tmp_path))
+
+
+def test_an_unmappable_layer_names_model_line_and_hardware_file(tmp_path: Path) -> None:
+    line = one_error_line(run("estimate", "digits_cnn", "--hw", "tpu_v1", "--precision", "fp16", cwd=tmp_path))
+    assert "digits_cnn.yaml:19: blocks.conv_pool.layers[0]: layer 'block1.conv'" in line
+    assert line.endswith("tpu_v1.yaml)") and "(hardware: " in line
+
+
+def test_name_and_description_must_be_text(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text("name: [x]\n" + MODEL_HEAD.split("\n", 1)[1] + "  - {op: relu}\n")
+    assert one_error_line(run("inspect", "m.yaml", cwd=tmp_path)) == \
+        "accelsim: error: m.yaml:1: name: expected a string, got ['x']"
+    (tmp_path / "h.yaml").write_text("kind: roofline\ndescription: {a: 1}\nfrequency: 1 GHz\npeak: {int8: 1 TOPS}\n"
+                                     "memories:\n  - {name: dram, bandwidth: 1 GB/s}\n")
+    line = one_error_line(run("estimate", "digits_cnn", "--hw", "h.yaml", cwd=tmp_path))
+    assert line.startswith("accelsim: error: h.yaml:2: description: expected a string")

@@ -149,11 +149,12 @@ def test_a_mapping_that_overflows_points_at_the_file(tmp_path: Path) -> None:
     # outputs (K2 x P2 = 4): 14 words
     overflow = MAPPING + "  - {target: ifmap_spad, type: dataspace, keep: [Weights, Inputs, Outputs]}\n"
     path = write(tmp_path, "map.yaml", overflow)
+    hw = write(tmp_path, "eyeriss.yaml", EYERISS)
     with pytest.raises(MappingError) as exc:
-        estimate(small_cnn(), write(tmp_path, "eyeriss.yaml", EYERISS), options={"mapping": path})
+        estimate(small_cnn(), hw, options={"mapping": path})
     assert exc.value.file == str(path) and exc.value.line == 5
     assert "layer 'conv': level 'ifmap_spad': the tiles (Weights 6, Inputs 4, Outputs 4: 14 words) overflow its " \
-           "capacity of 12 words" == exc.value.message
+           f"capacity of 12 words (hardware: {hw})" == exc.value.message
 
 
 def test_compatibility_modes(tmp_path: Path) -> None:
