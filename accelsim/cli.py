@@ -14,6 +14,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+from .errors import AccelsimError
+
 __all__ = ["main"]
 
 EXIT_USAGE = 2
@@ -43,8 +45,33 @@ def _emit(text: str, output: str | None) -> None:
             write_atomic(output, text)
         except OSError as exc:
             raise _cannot_write(output, "the output file", exc) from None
-    else:
+        return
+    try:
         sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:  # a full disk (> /dev/full) or a closed pipe
+        _silence_stdout()
+        raise AccelsimError(f"cannot write the results to standard output: {exc.strerror or exc}") from None
+
+
+def _silence_stdout() -> None:
+    """After stdout failed, point it at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _refuse_overwriting_inputs(output: str | None, *inputs: Any) -> None:
+    """``-o`` onto one of the run's own input files would destroy it: refused before any work."""
+    if not output:
+        return
+    target = Path(output).resolve()
+    for given in inputs:
+        if given and isinstance(given, (str, Path)) and Path(given).exists() and Path(given).resolve() == target:
+            raise AccelsimError(f"-o {output} would overwrite one of this run's input files", file=str(output))
 
 
 # ---------------------------------------------------------------------- commands
@@ -81,8 +108,15 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from .estimation import estimate
     from .progress import ProgressBar
 
+    options = _options(args)
+    _refuse_overwriting_inputs(args.output, args.model, args.hw,
+                               *(v for v in (options or {}).values() if isinstance(v, str)))
+    for folder in (args.report, args.scalesim_report):
+        if folder and Path(folder).exists() and not Path(folder).is_dir():
+            raise AccelsimError("exists and is not a folder; a report is written into a folder", file=folder)
+
     with ProgressBar(enabled=not args.json and not args.quiet) as bar:
-        est = estimate(args.model, args.hw, batch=args.batch, precision=args.precision, options=_options(args),
+        est = estimate(args.model, args.hw, batch=args.batch, precision=args.precision, options=options,
                        seed=args.seed, cache=not args.no_cache, jobs=args.jobs or os.cpu_count() or 1,
                        progress=bar.update, passes=args.passes)
     if args.json:
@@ -124,6 +158,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from .estimation import compile
     from .report.table import render_grid
 
+    _refuse_overwriting_inputs(args.output, args.model)
     graph = compile(args.model, batch=args.batch, precision=args.precision, passes=args.passes)
     layers = graph.layers()
     if args.json:
@@ -170,6 +205,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from .estimation import compile
     from .frontend.yaml_export import write_model_yaml
 
+    npz = Path(args.output).with_suffix(".npz")
+    _refuse_overwriting_inputs(args.output, args.model)
+    _refuse_overwriting_inputs(str(npz), args.model)
     graph = compile(args.model, passes=args.passes)
     for path in write_model_yaml(graph, args.output):
         print(f"wrote {path}")
@@ -311,7 +349,20 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     print(f"accelsim: warning: {message}", file=sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that cleanups run as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -330,11 +381,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"accelsim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print("accelsim: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("accelsim: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 def _run() -> None:  # console-script entry point

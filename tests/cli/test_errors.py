@@ -617,7 +617,11 @@ def test_unwritable_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     blocker.write_text("x")
     out = tmp_path / "out.json"
     rc, _, err = run(["estimate", "digits_cnn", "--hw", "edge_npu", "--report", blocker, "-o", out], capsys)
-    assert_one_line_error(rc, err, f"accelsim: error: {blocker}: ", "cannot write the report")
+    assert_one_line_error(rc, err, f"accelsim: error: {blocker}: ", "exists and is not a folder")
+    assert not out.exists() and blocker.read_text() == "x"
+    inside = blocker / "rep"  # a folder that cannot be made: found when the report is written
+    rc, _, err = run(["estimate", "digits_cnn", "--hw", "edge_npu", "--report", inside, "-o", out], capsys)
+    assert_one_line_error(rc, err, f"accelsim: error: {inside}: ", "cannot write the report")
     assert not out.exists() and blocker.read_text() == "x"
 
 
