@@ -36,6 +36,13 @@ class HardwareSpec:
     default_precision: str | None = None
 
 
+# The largest count a spec may give (words of a memory, PEs of a mesh, ...): 2**50 is a
+# petaword, beyond any memory built; above it counters in the cost models would overflow.
+MAX_COUNT = 2**50
+# The widest word a level or an arithmetic unit may have.
+MAX_WORD_BITS = 4096
+
+
 class SpecReader:
     """Typed, path-aware access to one mapping of a spec file."""
 
@@ -107,12 +114,15 @@ class SpecReader:
             return v
         return self.get(key, convert, default)
 
-    def integer(self, key: str, default: Any = MISSING, minimum: int = 1) -> int:
+    def integer(self, key: str, default: Any = MISSING, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
         def convert(v: Any) -> int:
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ValueError(f"expected an integer, got {v!r}")
             if v < minimum:
                 raise ValueError(f"must be at least {minimum}, got {v}")
+            if v > maximum:
+                raise ValueError(f"must be at most {maximum:,}, got {v:,}" if v < 10**30
+                                 else f"must be at most {maximum:,}, got a {len(str(v))}-digit number")
             return v
         return self.get(key, convert, default)
 

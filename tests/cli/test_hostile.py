@@ -146,3 +146,23 @@ def test_name_and_description_must_be_text(tmp_path: Path) -> None:
                                      "memories:\n  - {name: dram, bandwidth: 1 GB/s}\n")
     line = one_error_line(run("estimate", "digits_cnn", "--hw", "h.yaml", cwd=tmp_path))
     assert line.startswith("accelsim: error: h.yaml:2: description: expected a string")
+
+
+def test_counts_beyond_their_range_name_the_field(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    base = (root / "hw_configs" / "eyeriss.yaml").read_text()
+    cases = [("words: 12,", "words: 100000000000000000000,", "words: must be at most 1,125,899,906,842,624"),
+             ("    block: 4\n", "    block: 4\n    word_bits: 100000\n", "word_bits: must be at most 4,096")]
+    for old, new, message in cases:
+        assert old in base
+        (tmp_path / "e.yaml").write_text(base.replace(old, new, 1))
+        line = one_error_line(run("estimate", "digits_cnn", "--hw", "e.yaml", cwd=tmp_path))
+        assert line.startswith("accelsim: error: e.yaml:") and message in line
+
+
+def test_a_huge_batch_is_a_clean_error_or_a_quick_answer(tmp_path: Path) -> None:
+    line = one_error_line(run("estimate", "resnet50", "--hw", "tpu_v1", "--batch", str(10**15), cwd=tmp_path))
+    assert "has more than 2**62 elements" in line
+    done = run("estimate", "digits_cnn", "--hw", "edge_npu", "--batch", str(10**12), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert _strict(done.stdout)["batch"] == 10**12

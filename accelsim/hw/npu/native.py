@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...ir import DTYPES
-from ..spec import SpecReader
+from ..spec import MAX_WORD_BITS, SpecReader
 from ..technology import OFFCHIP_TYPES, Technology
 from .energy import default_level_energy, default_mac_energy
 from .spec import ActionEnergy, ArithmeticLevel, NpuSpec, StorageLevel
@@ -83,7 +83,7 @@ def _level(r: SpecReader, tech: Technology, word_bits: int, mesh: tuple[int, int
            group: str | None, unroll: Unroll = (None, None)) -> StorageLevel:
     name = r.string("name")
     cls = r.string("class", choices=_CLASSES)
-    bits = r.integer("word_bits", word_bits)
+    bits = r.integer("word_bits", word_bits, maximum=MAX_WORD_BITS)
     block = r.integer("block", 1)
     if r.has("size") and r.has("words"):
         raise r.error("words", "give 'size' (bytes) or 'words', not both")
@@ -136,7 +136,7 @@ def load_npu(r: SpecReader, name: str) -> NpuSpec:
     """
     tech = r.technology()
     precision = r.string("precision", "int16", tuple(DTYPES))
-    word_bits = r.integer("word_bits", DTYPES[precision].bits)
+    word_bits = r.integer("word_bits", DTYPES[precision].bits, maximum=MAX_WORD_BITS)
     levels: list[StorageLevel] = []
     mesh = (1, 1)
     for i, entry in enumerate(r.children("levels")):
@@ -163,7 +163,7 @@ def load_npu(r: SpecReader, name: str) -> NpuSpec:
     m = r.child("mac")
     mac_mesh = m.get("mesh", _mesh, mesh)
     _check_mesh(m, mesh, mac_mesh)
-    mac_bits = m.integer("word_bits", word_bits)
+    mac_bits = m.integer("word_bits", word_bits, maximum=MAX_WORD_BITS)
     mac_energy = m.quantity("energy", "energy", None, positive=False)
     mac_unroll = _unroll(m)
     arithmetic = ArithmeticLevel(

@@ -41,6 +41,7 @@ from ...units import parse_quantity
 from ...hw.npu.energy import (Ert, check_instances, default_level_energy, default_mac_energy,
                               level_energy_from_ert, mac_energy_from_ert, precision_for_bits, read_ert)
 from ...hw.npu.spec import ArithmeticLevel, NpuSpec, StorageLevel
+from ...hw.spec import MAX_COUNT
 from ...hw.technology import Technology, energy_scale
 
 __all__ = ["load_timeloop_arch"]
@@ -97,6 +98,8 @@ class _Reader:
         if value < minimum or (positive and value <= 0):
             what = "positive" if positive else f"at least {minimum}"
             raise self.error(attrs, key, f"{field}.{key}", f"must be {what}, got {value!r}")
+        if abs(value) > MAX_COUNT:
+            raise self.error(attrs, key, f"{field}.{key}", f"must be at most {MAX_COUNT:,}, got {value:g}")
         return int(value) if integer else float(value)
 
     def flag(self, attrs: dict, key: str, field: str, default: bool) -> bool:
