@@ -166,3 +166,24 @@ def test_a_huge_batch_is_a_clean_error_or_a_quick_answer(tmp_path: Path) -> None
     done = run("estimate", "digits_cnn", "--hw", "edge_npu", "--batch", str(10**12), "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert _strict(done.stdout)["batch"] == 10**12
+
+
+def test_a_tiny_onnx_file_cannot_fold_gigabytes(tmp_path: Path) -> None:
+    import numpy as np
+    import pytest
+
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    shape = numpy_helper.from_array(np.array([100_000, 100_000], np.int64), "shape")  # 10**10 zeros
+    graph = helper.make_graph(
+        [helper.make_node("ConstantOfShape", ["shape"], ["big"], name="fill"),
+         helper.make_node("Add", ["x", "big"], ["y"], name="add")],
+        "bomb", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [100_000, 100_000])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[shape])
+    path = tmp_path / "bomb.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert path.stat().st_size < 300
+    line = one_error_line(run("inspect", "bomb.onnx", cwd=tmp_path))
+    assert line.startswith("accelsim: error: bomb.onnx: ") and "fill" in line
+    assert "would make a constant of 10,000,000,000 elements" in line

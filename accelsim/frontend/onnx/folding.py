@@ -83,6 +83,41 @@ def _fold_constant_of_shape(a: dict[str, Any], v: list[Any]) -> np.ndarray:
     return np.full(int_list(v[0]), fill.reshape(-1)[0], dtype=fill.dtype)
 
 
+# A folded constant may have at most this many elements, or as many as its largest input:
+# shape arithmetic and transposed or cast weights stay well within, while a file of a few
+# bytes cannot make the importer materialise gigabytes (ConstantOfShape [10**9], a huge Tile).
+MAX_FOLD_ELEMENTS = 2**24
+
+
+def _broadcast_count(*shapes: Sequence[int]) -> int:
+    return math.prod(np.broadcast_shapes(*(tuple(int(d) for d in s) for s in shapes)))
+
+
+def folded_elements(op_type: str, a: dict[str, Any], v: list[Any]) -> int:
+    """Elements the fold of ``op_type`` would produce, computed from shapes alone (an upper
+    bound where the exact count needs the values); ops not listed never grow their inputs."""
+    x = v[0]
+    if op_type == "ConstantOfShape":
+        return math.prod(int_list(x))
+    if op_type == "Range":
+        start, limit, delta = (float(np.asarray(t).reshape(())) for t in v[:3])
+        return max(0, math.ceil((limit - start) / delta)) if delta else 0
+    if op_type == "Tile":
+        return x.size * math.prod(int_list(v[1]))
+    if op_type == "Expand":
+        return _broadcast_count(x.shape, int_list(v[1]))
+    if op_type in ("Add", "Sub", "Mul", "Div"):
+        return _broadcast_count(x.shape, v[1].shape)
+    if op_type == "MatMul" and x.ndim >= 1 and v[1].ndim >= 1:
+        rows = x.shape[-2] if x.ndim >= 2 else 1
+        cols = v[1].shape[-1] if v[1].ndim >= 2 else 1
+        return _broadcast_count(x.shape[:-2], v[1].shape[:-2]) * rows * cols
+    if op_type == "Gather":
+        axis = a.get("axis", 0)
+        return (x.size // max(1, x.shape[axis])) * np.asarray(v[1]).size if x.ndim else 1
+    return max((np.asarray(t).size for t in v if t is not None), default=0)
+
+
 # op type -> numpy evaluation, used when every input of the node is a known constant.
 FOLD: dict[str, Fold] = {
     "Add": lambda a, v: v[0] + v[1],

@@ -19,7 +19,7 @@ from ...errors import AccelsimError, GraphError, SpecError, UnsupportedOpError
 from ...ir import Graph, Source, TensorType
 from ...ir.opdef import ShapeError
 from .converters import CONVERTERS, SUPPORTED_OPS
-from .folding import FOLD
+from .folding import FOLD, MAX_FOLD_ELEMENTS, folded_elements
 from .patterns import fuse
 from .reader import STD_DOMAINS, Op, initializer_arrays, input_type, node_attrs, np_dtype, read_model
 
@@ -73,6 +73,15 @@ class Importer:
         ins = [t for t in op.node.input if t]
         if op.type in FOLD and ins and all(t in self.consts for t in ins):
             values = [self.consts[t] if t else None for t in op.node.input]
+            try:
+                size = folded_elements(op.type, op.attrs, values)
+            except (ValueError, TypeError, IndexError, OverflowError) as exc:
+                raise SpecError(f"ONNX {op.type} on constants: {exc}", file=self.path, field=op.field) from None
+            largest = max((v.size for v in values if v is not None), default=0)
+            if size > max(MAX_FOLD_ELEMENTS, largest):
+                raise SpecError(f"ONNX {op.type} would make a constant of {size:,} elements from inputs of at "
+                                f"most {largest:,} (the limit for folding is {MAX_FOLD_ELEMENTS:,})",
+                                file=self.path, field=op.field)
             self.consts[op.node.output[0]] = np.asarray(FOLD[op.type](op.attrs, values))
             if self.missing.intersection(ins):
                 self.missing.add(op.node.output[0])
