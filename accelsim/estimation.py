@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -36,8 +37,9 @@ class Estimate:
     bandwidth_bps: tuple[tuple[str, float], ...] = ()
     schedule: Schedule = field(default=Serial())
 
-    @property
+    @cached_property
     def totals(self) -> LayerCost:
+        """The layers combined by the schedule (computed once: a frozen value)."""
         return self.schedule.combine(self.layers)
 
     @property
@@ -167,12 +169,17 @@ def estimate(model: Graph | str | Path, hw: HardwareSpec | str | Path, *, batch:
 
 
 def _first_non_finite(value: Any, path: str) -> tuple[str, float] | None:
-    if isinstance(value, float) and not math.isfinite(value):
-        return path, value
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is float:
+        return None if math.isfinite(value) else (path, value)
+    if kind is dict:
         items: Any = value.items()
-    elif isinstance(value, (list, tuple)):
+    elif kind is list or kind is tuple:
         items = ((f"[{i}]", v) for i, v in enumerate(value))
+    elif isinstance(value, float):  # a numpy float
+        return None if math.isfinite(value) else (path, float(value))
+    elif isinstance(value, Mapping):
+        items = value.items()
     else:
         return None
     for key, item in items:

@@ -125,6 +125,7 @@ class _Builder:
                                      params, key, f"{path}.params.{key}")
             self.blocks[str(name)] = block
         layers = self.expect(LineList, doc, "layers", "layers", "a list of layers")
+        self.check_expansion(layers, "layers")
         first_input = next(iter(inputs))
         scope = _Scope(prefix="", aliases={}, env={}, names={str(n): str(n) for n in inputs})
         self.expand(layers, "layers", scope, str(first_input))
@@ -145,6 +146,36 @@ class _Builder:
         return self.graph
 
     # ------------------------------------------------------------------ layers
+
+    def check_expansion(self, layers: LineList, path: str) -> None:
+        """Refuse a model that expands past ``_MAX_LAYERS`` before building any of it: the
+        layers each entry adds, counted with the repeats and blocks written as numbers (a
+        repeat given by an expression counts once here; the count while building catches the
+        rest). Linear in the file: each block is counted once."""
+        counted: dict[str, int] = {}
+
+        def count(entries: Any, inside: tuple[str, ...]) -> int:
+            total = 0
+            for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+                if not isinstance(entry, LineDict):
+                    continue
+                repeat = entry.get("repeat", 1)
+                valid = isinstance(repeat, int) and not isinstance(repeat, bool) and 0 < repeat <= _MAX_LAYERS
+                repeat = repeat if valid else 1  # an invalid repeat is reported at its field later
+                block = entry.get("block")
+                if isinstance(block, str) and block in self.blocks and block not in inside:
+                    if block not in counted:
+                        counted[block] = count(self.blocks[block].get("layers"), inside + (block,))
+                    each = counted[block]
+                else:
+                    each = 1
+                total += repeat * each
+                if total > _MAX_LAYERS and not inside:
+                    raise SpecError(f"the model expands to more than {_MAX_LAYERS:,} layers (check 'repeat')",
+                                    file=self.path, line=entry.line, field=f"{path}[{index}]")
+            return total
+
+        count(layers, ())
 
     def expand(self, layers: LineList, path: str, scope: _Scope, previous: str) -> str:
         """Add every entry of ``layers``; return the name of the last output."""
@@ -239,7 +270,7 @@ class _Builder:
 
     def add_node(self, name: str, op: str, inputs: tuple[str, ...], attrs: dict[str, Any],
                  entry: LineDict, fieldpath: str, annotations: list[Annotation] | None = None) -> None:
-        self.layer_count += 1
+        self.layer_count += op != "input"  # the limit counts layers, not graph inputs
         if self.layer_count > _MAX_LAYERS:
             raise SpecError(f"the model expands to more than {_MAX_LAYERS:,} layers (check 'repeat')",
                             file=self.path, line=entry.line, field=fieldpath)

@@ -115,6 +115,7 @@ class Graph:
         self._outputs: list[str] = []
         self._weights: dict[str, dict[str, Any]] = {}
         self._types: dict[str, TensorType] | None = None
+        self._layers: dict[bool, list[Layer]] = {}  # by include_sources; reset with _types
 
     # ------------------------------------------------------------------ building
 
@@ -162,6 +163,7 @@ class Graph:
                 self._g.add_node(i)  # placeholder until defined; verify() reports it
             self._g.add_edge(i, name)
         self._types = None
+        self._layers = {}
         return node
 
     def set_outputs(self, names: list[str]) -> None:
@@ -177,6 +179,7 @@ class Graph:
         node = self._existing(name)
         new = replace(node, annotations=MappingProxyType({**node.annotations, ann.kind: ann}))
         self._g.nodes[name]["node"] = new
+        self._layers = {}  # workloads read annotations (types do not)
         return new
 
     def set_weights(self, name: str, arrays: Mapping[str, Any]) -> None:
@@ -241,10 +244,9 @@ class Graph:
                 raise GraphError(f"input {name!r} of layer {user.name!r} is not defined",
                                  file=user.source.file, line=user.source.line,
                                  field=_field(user.source, "in"))
-        try:
+        cycle = None
+        if not nx.is_directed_acyclic_graph(self._g):  # linear; only a cyclic graph pays for the path
             cycle = nx.find_cycle(self._g)
-        except nx.NetworkXNoCycle:
-            cycle = None
         if cycle:
             first = self.node(cycle[0][0])
             path = " -> ".join([e[0] for e in cycle] + [cycle[0][0]])
@@ -315,8 +317,11 @@ class Graph:
     # ------------------------------------------------------------------ costs
 
     def layers(self, *, include_sources: bool = False) -> list[Layer]:
-        """Every op with its types, parameter count and workload, in topological order."""
+        """Every op with its types, parameter count and workload, in topological order
+        (cached until the graph changes)."""
         types = self.types()
+        if include_sources in self._layers:
+            return list(self._layers[include_sources])
         out = []
         for node in self.nodes():
             if node.op in _SOURCE_OPS and not include_sources:
@@ -335,7 +340,8 @@ class Graph:
                                  "2**62 parameters, MACs or ops)", file=node.source.file,
                                  line=node.source.line, field=node.source.field)
             out.append(Layer(node, tuple(ins), types[node.name], params, workload))
-        return out
+        self._layers[include_sources] = out
+        return list(out)
 
     def macs(self) -> int:
         return sum(layer.macs for layer in self.layers())
@@ -460,6 +466,7 @@ class Graph:
         result = edit(g)
         g.verify()
         self._g, self._outputs, self._weights, self._types = g._g, g._outputs, g._weights, g._types
+        self._layers = {}
         return result
 
     def _add_spec(self, spec: NodeSpec, source: Source) -> Node:
@@ -480,6 +487,7 @@ class Graph:
             self._g.add_edge(new, reader)
         self._outputs = [new if o == old else o for o in self._outputs]
         self._types = None
+        self._layers = {}
 
     def _drop_unread_constants(self, names: Iterable[str]) -> None:
         for name in set(names):

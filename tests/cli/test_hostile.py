@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from accelsim.errors import MAX_MESSAGE
 from accelsim.yamlread import MAX_FILE_BYTES
 
@@ -187,3 +189,28 @@ def test_a_tiny_onnx_file_cannot_fold_gigabytes(tmp_path: Path) -> None:
     line = one_error_line(run("inspect", "bomb.onnx", cwd=tmp_path))
     assert line.startswith("accelsim: error: bomb.onnx: ") and "fill" in line
     assert "would make a constant of 10,000,000,000 elements" in line
+
+
+LIMIT_MODEL = MODEL_HEAD + "  - {op: relu, repeat: %d}\n"
+
+
+def test_the_layer_limit_is_checked_before_building(tmp_path: Path) -> None:
+    # one past the limit, and a block repeated so that it expands 101 x 1,000 layers: both
+    # refused from the file's text, before any layer is built
+    (tmp_path / "one.yaml").write_text(LIMIT_MODEL % 60_000 + "  - {op: relu, repeat: 40001}\n")
+    (tmp_path / "nested.yaml").write_text(MODEL_HEAD.replace("layers:\n", "blocks:\n  b:\n    layers:\n"
+                                                             "      - {op: relu, repeat: 1000}\nlayers:\n")
+                                          + "  - {block: b, repeat: 101}\n")
+    for name, line, field in (("one.yaml", 6, "layers[1]"), ("nested.yaml", 9, "layers[0]")):
+        assert one_error_line(run("inspect", name, cwd=tmp_path)) == (
+            f"accelsim: error: {name}:{line}: {field}: the model expands to more than 100,000 layers "
+            "(check 'repeat')")
+
+
+@pytest.mark.slow
+def test_a_model_at_the_layer_limit_is_accepted(tmp_path: Path) -> None:
+    # exactly the limit: 100,000 layers (graph inputs do not count)
+    (tmp_path / "at.yaml").write_text(LIMIT_MODEL % 100_000)
+    done = run("inspect", "at.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "relu_100000" in done.stdout
