@@ -58,6 +58,12 @@ OTHER_VALUES = [
     # values that once escaped as OverflowError / MemoryError
     "1e-320", "'1e-320 B/s'", "1" + "0" * 400, "!!float 1e400", "'${int(1e400)}'",
     "'${\"ab\" * 2**40}'", "'${round(5, -10**18)}'", "'${(9**64)**64}'", "{3: x}",
+    # aliases and merge keys
+    "&m {op: relu}", "{<<: *m}", "{<<: {op: relu}, op: tanh}", "{<<: [*a, *m]}", "[*a, *a, *a]", "*m",
+    "{<<: 3}", "&a [*a]",
+    # huge integers and extreme floats, bare and with units
+    "9" * 30, "-" + "9" * 30, "1.7976931348623157e308", "5e-324", "-0.0", "2**62",
+    "'1e308 GHz'", "'5e-324 pJ'", "'1e30 GB/s'", "'4611686018427387905 B'", "'1e-30 W'",
 ]
 CHARS = list(":{}[],-#&*!|>'\"$ \t\n") + list("0a1-9xZ.")
 
