@@ -280,11 +280,12 @@ class Graph:
         for key, arr in arrays.items():
             if key not in expected:
                 raise GraphError(f"layer {name!r} has no weight {key!r}; expected {sorted(expected)}",
-                                 file=node.source.file, line=node.source.line)
+                                 file=node.source.file, line=node.source.line,
+                                 field=_field(node.source, f"weights.{key}"))
             if tuple(arr.shape) != tuple(expected[key]):
                 raise GraphError(f"weight {key!r} of layer {name!r} has shape {list(arr.shape)}, "
                                  f"expected {list(expected[key])}", file=node.source.file,
-                                 line=node.source.line)
+                                 line=node.source.line, field=_field(node.source, f"weights.{key}"))
 
     def types(self) -> dict[str, TensorType]:
         """Infer every node's output type (cached).

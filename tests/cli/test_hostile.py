@@ -214,3 +214,13 @@ def test_a_model_at_the_layer_limit_is_accepted(tmp_path: Path) -> None:
     done = run("inspect", "at.yaml", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "relu_100000" in done.stdout
+
+
+def test_a_weight_of_the_wrong_shape_names_its_field(tmp_path: Path) -> None:
+    import numpy as np
+
+    np.savez(tmp_path / "w.npz", **{"fc/weight": np.zeros((3, 4), np.float32)})
+    (tmp_path / "m.yaml").write_text(MODEL_HEAD + "  - {name: fc, op: linear, out_features: 5}\nweights: w.npz\n")
+    assert one_error_line(run("inspect", "m.yaml", cwd=tmp_path)) == (
+        "accelsim: error: m.yaml:5: layers[0].weights.weight: weight 'weight' of layer 'fc' has shape [3, 4], "
+        "expected [5, 4]")
