@@ -127,8 +127,14 @@ for _tag in TIMELOOP_TAGS:
 def _expanded_nodes(root: yaml.Node) -> tuple[int, int | None]:
     """Nodes of the document with every alias expanded, and the line of the node whose
     expansion first crosses ``MAX_NODES`` (None if none does). Linear in the composed nodes:
-    an alias is the same node object, so each node's expanded size is computed once."""
+    an alias is the same node object, so each node's expanded size is computed once.
+
+    Raises:
+        SpecError: an alias inside the node it refers to (``&a [*a]``), which would expand
+            forever.
+    """
     size: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose children are still being counted
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
@@ -137,9 +143,18 @@ def _expanded_nodes(root: yaml.Node) -> tuple[int, int | None]:
         kids = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
                 else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
         if not children_done:
+            if id(node) in open_:
+                continue
+            open_.add(id(node))
             stack.append((node, True))
-            stack.extend((k, False) for k in kids if id(k) not in size)
+            for k in kids:
+                if id(k) in open_:
+                    raise SpecError("an alias refers to a node that contains it (a recursive structure)",
+                                    line=k.start_mark.line + 1)
+                if id(k) not in size:
+                    stack.append((k, False))
             continue
+        open_.discard(id(node))
         size[id(node)] = 1 + sum(size.get(id(k), 1) for k in kids)
         if size[id(node)] > MAX_NODES:
             return size[id(node)], node.start_mark.line + 1

@@ -224,3 +224,9 @@ def test_a_weight_of_the_wrong_shape_names_its_field(tmp_path: Path) -> None:
     assert one_error_line(run("inspect", "m.yaml", cwd=tmp_path)) == (
         "accelsim: error: m.yaml:5: layers[0].weights.weight: weight 'weight' of layer 'fc' has shape [3, 4], "
         "expected [5, 4]")
+
+
+def test_a_recursive_alias_is_refused_not_expanded(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(MODEL_HEAD + "  - &r {op: relu, extra: *r}\n")
+    assert one_error_line(run("inspect", "m.yaml", cwd=tmp_path)) == \
+        "accelsim: error: m.yaml:5: an alias refers to a node that contains it (a recursive structure)"
