@@ -7,6 +7,7 @@ its own, so every write first removes those of processes that no longer exist.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -36,7 +37,7 @@ def _alive(pid: int) -> bool:
 def remove_stale(path: Path) -> None:
     """Remove temporaries of ``path`` left by processes that are gone."""
     try:
-        entries = list(path.parent.glob(f".{glob_escape(path.name)}{_TAG}*"))
+        entries = list(path.parent.glob(f".{glob.escape(path.name)}{_TAG}*"))
     except OSError:
         return
     for entry in entries:
@@ -46,12 +47,6 @@ def remove_stale(path: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
 
 
 def _umask() -> int:

@@ -10,7 +10,7 @@ import math
 from typing import Any, Mapping
 
 from .opdef import REQUIRED, Attr, ShapeError
-from .ops import (_channel_infer, _define, _elementwise, _norm_axis, _weight_bytes, _weight_width,
+from .ops import (CONV2D, _channel_infer, _define, _elementwise, _norm_axis, _weight_bytes, _weight_width,
                   _widths, broadcast_shapes)
 from .types import DTYPES, TensorType
 from .workload import Workload
@@ -67,16 +67,7 @@ def _deconv_lower(ins: list[TensorType], out: TensorType, a: A) -> Workload:
 
 CONV_TRANSPOSE2D = _define(
     "conv_transpose2d",
-    attrs={
-        "out_channels": Attr("int", REQUIRED, minimum=1),
-        "kernel": Attr("pair", REQUIRED, minimum=1),
-        "stride": Attr("pair", (1, 1), minimum=1),
-        "padding": Attr("pads", (0, 0, 0, 0), minimum=0),
-        "output_padding": Attr("pair", (0, 0), minimum=0),
-        "dilation": Attr("pair", (1, 1), minimum=1),
-        "groups": Attr("int", 1, minimum=1),
-        "bias": Attr("bool", True),
-    },
+    attrs={**CONV2D.attrs, "output_padding": Attr("pair", (0, 0), minimum=0)},  # conv2d's, plus one
     infer=_deconv_infer, weights=_deconv_weights, lower=_deconv_lower,
     doc="Transposed 2-D convolution (decoder upsampling); costed as the GEMM plus col2im adds.",
 )

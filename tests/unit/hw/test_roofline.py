@@ -85,32 +85,30 @@ def three_fcs() -> Graph:
     return g
 
 
+def dram_bytes_with_sram(tmp_path, sram: str) -> dict[str, float]:
+    """DRAM bytes per layer of ``three_fcs`` on the toy machine with its SRAM level replaced."""
+    path = tmp_path / "toy.yaml"
+    path.write_text(TOY_HW.replace("{name: sram, size: 1 MiB}", sram))
+    return {c.name: dict(c.bytes_by_level)["dram"] for c in estimate(three_fcs(), load_hardware(path)).layers}
+
+
 def test_resident_weights_are_read_only_where_they_did_not_fit(tmp_path):
     # 100,000 B of the 1 MiB SRAM keep weights: fc takes 65,792, fc2 the remaining 34,208
     # (of its 65,792), fc3 none. Each layer reads from DRAM only what found no room, plus
     # the graph's input (fc) and output (fc3); activations (256 B) stay on chip.
-    path = tmp_path / "toy.yaml"
-    path.write_text(TOY_HW.replace("{name: sram, size: 1 MiB}",
-                                   "{name: sram, size: 1 MiB, resident_weights: 100000 B}"))
-    layers = {c.name: dict(c.bytes_by_level)["dram"] for c in estimate(three_fcs(), load_hardware(path)).layers}
+    layers = dram_bytes_with_sram(tmp_path, "{name: sram, size: 1 MiB, resident_weights: 100000 B}")
     assert layers == {"fc": 256, "fc2": 65792 - 34208, "fc3": 65792 + 256}
 
 
 def test_all_of_a_level_keeps_weights_in_what_activations_leave_free(tmp_path):
-    path = tmp_path / "toy.yaml"
-    path.write_text(TOY_HW.replace("{name: sram, size: 1 MiB}",
-                                   "{name: sram, size: 140000 B, resident_weights: all}"))
-    layers = {c.name: dict(c.bytes_by_level)["dram"] for c in estimate(three_fcs(), load_hardware(path)).layers}
+    layers = dram_bytes_with_sram(tmp_path, "{name: sram, size: 140000 B, resident_weights: all}")
     # the largest working set is 256 B in + 256 B out: 139,488 B keep weights. fc and fc2
     # (131,584 B) stay, fc3 finds 7,904 B; the 512 B left hold the activations between layers.
     assert layers == {"fc": 256, "fc2": 0, "fc3": 65792 - 7904 + 256}
 
 
 def test_explicit_resident_weights_take_their_bytes_from_the_activations(tmp_path):
-    path = tmp_path / "toy.yaml"
-    path.write_text(TOY_HW.replace("{name: sram, size: 1 MiB}",
-                                   "{name: sram, size: 140000 B, resident_weights: 139800 B}"))
-    layers = {c.name: dict(c.bytes_by_level)["dram"] for c in estimate(three_fcs(), load_hardware(path)).layers}
+    layers = dram_bytes_with_sram(tmp_path, "{name: sram, size: 140000 B, resident_weights: 139800 B}")
     # fc3 finds 8,216 B; the 200 B left cannot hold a 512 B working set: every activation
     # goes off chip and back.
     assert layers == {"fc": 512, "fc2": 512, "fc3": 65792 - 8216 + 512}
