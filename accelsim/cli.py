@@ -38,6 +38,24 @@ def _cannot_write(path: str, what: str, exc: OSError) -> Exception:
     return AccelsimError(f"cannot write {what}: {exc.strerror or exc}", file=path)
 
 
+def _json_text(data: dict[str, Any]) -> str:
+    """``data`` as strict JSON (RFC 8259: no NaN or Infinity), one record per line.
+
+    A list of records (layers, checks) puts each on its own line, so a large model's result
+    stays readable and diffable and is written by the C encoder (``indent`` makes ``json``
+    fall back to pure Python, several times slower); everything else is indented.
+    """
+    parts = []
+    for key, value in data.items():
+        head = f" {json.dumps(key)}: "
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            rows = ",\n".join("  " + json.dumps(v, allow_nan=False) for v in value)
+            parts.append(f"{head}[\n{rows}\n ]")
+        else:
+            parts.append(head + json.dumps(value, indent=1, allow_nan=False).replace("\n", "\n "))
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
 def _emit(text: str, output: str | None) -> None:
     if output:
         from .fileio import write_atomic
@@ -120,7 +138,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
                        seed=args.seed, cache=not args.no_cache, jobs=args.jobs or os.cpu_count() or 1,
                        progress=bar.update, passes=args.passes)
     if args.json:
-        text = json.dumps(est.to_dict(), indent=1, allow_nan=False) + "\n"
+        text = _json_text(est.to_dict())
     elif args.csv:
         from .report.table import render_csv
         text = render_csv(est)
@@ -173,7 +191,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                         "macs": l.macs, "params": l.params, "workload": l.workload.kind,
                         "dims": dict(l.workload.dims)} for l in layers],
         }
-        _emit(json.dumps(data, indent=1, allow_nan=False) + "\n", args.output)
+        _emit(_json_text(data), args.output)
         return 0
     rows = [[l.name, l.op, str(l.output), f"{l.macs:,}", f"{l.params:,}", l.workload.kind] for l in layers]
     rows.append(["TOTAL", "", "", f"{graph.macs():,}", f"{graph.params():,}", ""])
@@ -236,7 +254,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                             "kind": c.kind, "source": c.source, "ok": c.ok})
     if args.json:
         result = {"checks": records, "failed": failed, "skipped": len(skipped)}
-        _emit(json.dumps(result, indent=1, allow_nan=False) + "\n", None)
+        _emit(_json_text(result), None)
     else:
         text = render_grid(["case", "quantity", "predicted", "reference", "error", "tolerance", "status"],
                            rows, [False, False, True, True, True, False, False])

@@ -54,15 +54,7 @@ class Estimate:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``accelsim estimate --json`` (docs/json-format.md)."""
-        t = self.totals
-        totals = _cost_dict(t)
-        totals.pop("details")
-        totals.pop("bound")
-        totals.update(
-            throughput_per_s=self.throughput_per_s,
-            power_w=t.energy_j / t.latency_s if t.latency_s > 0 else 0.0,
-            bound=t.bound,
-        )
+        totals = self.totals_dict()
         layers = []
         for cost, shape in zip(self.layers, self.shapes):
             row = {"name": cost.name, "op": cost.op, "output_shape": list(shape)}
@@ -73,6 +65,19 @@ class Estimate:
             "precision": self.precision, "frequency_hz": self.frequency_hz, "schedule": self.schedule.name,
             "totals": totals, "layers": layers,
         }
+
+    def totals_dict(self) -> dict[str, Any]:
+        """The ``totals`` object of :meth:`to_dict`."""
+        t = self.totals
+        totals = _cost_dict(t)
+        totals.pop("details")
+        totals.pop("bound")
+        totals.update(
+            throughput_per_s=self.throughput_per_s,
+            power_w=t.energy_j / t.latency_s if t.latency_s > 0 else 0.0,
+            bound=t.bound,
+        )
+        return totals
 
 
 def _cost_dict(c: LayerCost) -> dict[str, Any]:
@@ -189,6 +194,23 @@ def _first_non_finite(value: Any, path: str) -> tuple[str, float] | None:
     return None
 
 
+def _is_finite(c: LayerCost) -> bool:
+    """Whether every figure ``c`` exports is finite: the quick test of each value that most
+    results pass (a huge integer count, valid JSON, is left to the exact walk)."""
+    isfinite = math.isfinite
+    try:
+        if not (isfinite(c.latency_s) and isfinite(c.ideal_s) and isfinite(c.utilization)
+                and isfinite(c.energy_j) and isfinite(c.bytes_dram) and isfinite(c.bytes_onchip)):
+            return False
+        for pairs in (c.energy_by_component_j, c.bytes_by_level, c.footprint_by_level, c.counts):
+            for _, value in pairs:
+                if not isfinite(value):
+                    return False
+    except (OverflowError, TypeError):
+        return False
+    return not c.details or _first_non_finite(dict(c.details), "") is None
+
+
 def check_finite(est: Estimate, hardware_file: str | None) -> None:
     """Every figure of ``est`` is a finite number, so results are valid JSON (RFC 8259 has no
     Infinity or NaN).
@@ -197,14 +219,16 @@ def check_finite(est: Estimate, hardware_file: str | None) -> None:
         MappingError: naming the layer and the figure, and the hardware file whose values
             produced it.
     """
-    data = est.to_dict()
-    for i, layer in enumerate(data["layers"]):
-        found = _first_non_finite(layer, "")
+    for cost, shape in zip(est.layers, est.shapes):
+        if _is_finite(cost):
+            continue
+        row = {"name": cost.name, "op": cost.op, "output_shape": list(shape), **_cost_dict(cost)}
+        found = _first_non_finite(row, "")
         if found:
             figure, value = found
-            raise MappingError(f"layer {layer['name']!r}: {figure} is {value} on {est.hardware}; a value in "
+            raise MappingError(f"layer {cost.name!r}: {figure} is {value} on {est.hardware}; a value in "
                                f"{hardware_file or 'the hardware spec'} is out of range", file=hardware_file)
-    found = _first_non_finite(data["totals"], "totals.")
+    found = _first_non_finite(est.totals_dict(), "totals.")
     if found:
         raise MappingError(f"{found[0]} is {found[1]} on {est.hardware}", file=hardware_file)
 

@@ -6,9 +6,7 @@ a family means one new module and one ``FAMILIES.add`` line; ``estimate`` never 
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
-from functools import reduce
 from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
 
 from ..ir import Graph
@@ -16,7 +14,7 @@ from ..registry import Registry
 from .spec import HardwareSpec, SpecReader
 
 __all__ = ["LayerCost", "CostModel", "CostContext", "Family", "Flag", "NoOptions", "FAMILIES", "Schedule", "Serial",
-           "merge_sums", "merge_max", "Objective"]
+           "merge_sums", "merge_max", "add_up", "Objective"]
 
 Objective = Literal["energy", "latency", "edp"]
 
@@ -133,7 +131,42 @@ class Serial:
     name: str = "serial"
 
     def combine(self, layers: Sequence[LayerCost]) -> LayerCost:
-        return reduce(operator.add, layers, LayerCost(name="total", op=""))
+        return add_up(layers)
+
+
+def add_up(layers: Sequence[LayerCost]) -> LayerCost:
+    """The layers one after another: ``sum`` of ``LayerCost.__add__``, in one pass (linear
+    in layers, where pairwise adding rebuilds every breakdown at each step)."""
+    ints = [0, 0, 0, 0]  # macs, ops, params, cycles
+    latency = ideal = 0.0
+    energy: dict[str, float] = {}
+    traffic: dict[str, float] = {}
+    footprint: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    bound_time: dict[str, float] = {}
+    offchip: dict[str, None] = {}
+    for c in layers:
+        ints[0] += c.macs
+        ints[1] += c.ops
+        ints[2] += c.params
+        ints[3] += c.cycles
+        latency += c.latency_s
+        ideal += c.ideal_s
+        for into, pairs in ((energy, c.energy_by_component_j), (traffic, c.bytes_by_level),
+                            (counts, c.counts), (bound_time, c.time_by_bound_s)):
+            for key, value in pairs:
+                into[key] = into.get(key, 0.0) + value
+        for key, value in c.footprint_by_level:
+            footprint[key] = max(footprint.get(key, value), value)
+        offchip.update(dict.fromkeys(c.offchip))
+    return LayerCost(
+        name="total", op="", macs=ints[0], ops=ints[1], params=ints[2], cycles=ints[3],
+        latency_s=latency, ideal_s=ideal, energy_by_component_j=tuple(energy.items()),
+        bytes_by_level=tuple(traffic.items()), offchip=tuple(offchip),
+        footprint_by_level=tuple(footprint.items()), counts=tuple(counts.items()),
+        time_by_bound_s=tuple(bound_time.items()),
+        bound=max(bound_time.items(), key=lambda kv: kv[1])[0] if bound_time else "compute",
+    )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ and fp32 rows. Off-chip energies do not scale with the logic node.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import math
 from dataclasses import dataclass
 
@@ -97,8 +99,10 @@ def _fit(node_nm: float, vdd: float | None) -> float:
     return at(lo) * (1 - t) + at(hi) * t
 
 
+@lru_cache(maxsize=64)
 def energy_scale(tech: Technology) -> float:
-    """Factor from the 45 nm / 0.9 V reference energies to ``tech`` [SB17]."""
+    """Factor from the 45 nm / 0.9 V reference energies to ``tech`` [SB17] (cached: every
+    layer's energy asks for it)."""
     ref_node, ref_vdd = _REFERENCE
     return _fit(tech.node_m * 1e9, tech.vdd) / _fit(ref_node, ref_vdd)
 

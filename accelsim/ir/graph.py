@@ -116,6 +116,13 @@ class Graph:
         self._weights: dict[str, dict[str, Any]] = {}
         self._types: dict[str, TensorType] | None = None
         self._layers: dict[bool, list[Layer]] = {}  # by include_sources; reset with _types
+        self._order: list[str] | None = None  # node names, topological; reset on any edge change
+
+    def _changed(self) -> None:
+        """Forget what the graph's structure determined: order, types and layers."""
+        self._order = None
+        self._types = None
+        self._layers = {}
 
     # ------------------------------------------------------------------ building
 
@@ -162,8 +169,7 @@ class Graph:
             if i not in self._g:
                 self._g.add_node(i)  # placeholder until defined; verify() reports it
             self._g.add_edge(i, name)
-        self._types = None
-        self._layers = {}
+        self._changed()
         return node
 
     def set_outputs(self, names: list[str]) -> None:
@@ -205,11 +211,14 @@ class Graph:
         return self._g.nodes[name]["node"]
 
     def nodes(self) -> Iterator[Node]:
-        """All nodes in a deterministic topological order."""
-        for name in nx.topological_sort(self._g):
-            data = self._g.nodes[name]
-            if "node" in data:
-                yield data["node"]
+        """All nodes in a deterministic topological order (computed once per structure)."""
+        if self._order is None:
+            self._order = list(nx.topological_sort(self._g))
+        data = self._g.nodes
+        for name in self._order:
+            node = data[name].get("node")
+            if node is not None:
+                yield node
 
     @property
     def inputs(self) -> list[str]:
@@ -355,6 +364,7 @@ class Graph:
     def copy(self) -> "Graph":
         g = Graph(self.name)
         g._g = self._g.copy()
+        g._order = self._order
         g._outputs = list(self._outputs)
         g._weights = {k: dict(v) for k, v in self._weights.items()}
         return g
@@ -411,6 +421,7 @@ class Graph:
         def edit(g: Graph) -> list[Node]:
             readers = g.consumers(name)
             g._g.remove_node(name)
+            g._changed()
             g._weights.pop(name, None)
             added = [g._add_spec(spec, old.source) for spec in nodes]
             if output not in g:
@@ -466,8 +477,9 @@ class Graph:
         g = self.copy()
         result = edit(g)
         g.verify()
-        self._g, self._outputs, self._weights, self._types = g._g, g._outputs, g._weights, g._types
-        self._layers = {}
+        self._g, self._outputs, self._weights = g._g, g._outputs, g._weights
+        self._changed()
+        self._order, self._types = g._order, g._types
         return result
 
     def _add_spec(self, spec: NodeSpec, source: Source) -> Node:
@@ -487,8 +499,7 @@ class Graph:
                 self._g.remove_edge(old, reader)
             self._g.add_edge(new, reader)
         self._outputs = [new if o == old else o for o in self._outputs]
-        self._types = None
-        self._layers = {}
+        self._changed()
 
     def _drop_unread_constants(self, names: Iterable[str]) -> None:
         for name in set(names):
@@ -496,6 +507,7 @@ class Graph:
                     and name not in self._outputs:
                 self._g.remove_node(name)
                 self._weights.pop(name, None)
+                self._changed()
 
 
 def _is_castable(name: str) -> bool:

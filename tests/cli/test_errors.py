@@ -758,3 +758,15 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, err = run(["--version"], capsys)
     assert rc == 0
     assert out.startswith("accelsim ")
+
+
+def test_json_result_is_strict_with_one_layer_record_per_line(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Layers each on one line (diffable, C-encoded); the whole parses as strict JSON."""
+    rc, out, err, _ = estimate_model(tmp_path, capsys, MODEL, "--json")
+    assert (rc, err) == (0, "")
+    data = json.loads(out, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))
+    lines = out.splitlines()
+    for layer in data["layers"]:
+        (line,) = [l for l in lines if l.lstrip().startswith('{"name": ' + json.dumps(layer["name"]))]
+        assert json.loads(line.rstrip(",")) == layer
