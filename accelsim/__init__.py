@@ -20,6 +20,8 @@ _EXPORTS = {
     "compile": "accelsim.estimation",
     "estimate": "accelsim.estimation",
     "Estimate": "accelsim.estimation",
+    "train": "accelsim.training.step",
+    "TrainStep": "accelsim.training.step",
     "AccelsimError": "accelsim.errors",
 }
 

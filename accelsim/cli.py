@@ -111,11 +111,16 @@ def _add_family_flags(p: argparse.ArgumentParser) -> None:
     from .hw import FAMILIES
 
     for field, (flag, kinds) in _family_flags().items():
+        where = f"[{', '.join(kinds)} hardware]"
+        if flag.const is not None:
+            p.add_argument(flag.option, dest=f"option_{field}", default=None, action="store_const",
+                           const=flag.const, help=f"{flag.help} {where}")
+            continue
         choices = [c for kind in kinds for f in FAMILIES.get(kind).flags if f.field == field
                    for c in (f.choices or ())]
         p.add_argument(flag.option, dest=f"option_{field}", default=None, metavar=None if choices else flag.metavar,
                        choices=list(dict.fromkeys(choices)) or None, type=flag.type,
-                       help=f"{flag.help} [{', '.join(kinds)} hardware]")
+                       help=f"{flag.help} {where}")
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -129,9 +134,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     options = _options(args)
     _refuse_overwriting_inputs(args.output, args.model, args.hw,
                                *(v for v in (options or {}).values() if isinstance(v, str)))
-    for folder in (args.report, args.scalesim_report):
-        if folder and Path(folder).exists() and not Path(folder).is_dir():
-            raise AccelsimError("exists and is not a folder; a report is written into a folder", file=folder)
+    _check_report_folders(args.report, args.scalesim_report)
 
     with ProgressBar(enabled=not args.json and not args.quiet) as bar:
         est = estimate(args.model, args.hw, batch=args.batch, precision=args.precision, options=options,
@@ -154,6 +157,19 @@ def cmd_estimate(args: argparse.Namespace) -> int:
             write_scalesim_reports(est, args.scalesim_report)
         except OSError as exc:
             raise _cannot_write(args.scalesim_report, "the SCALE-Sim reports", exc) from None
+    _report_and_emit(est, text, args)
+    return 0
+
+
+def _check_report_folders(*folders: str | None) -> None:
+    for folder in folders:
+        if folder and Path(folder).exists() and not Path(folder).is_dir():
+            raise AccelsimError("exists and is not a folder; a report is written into a folder", file=folder)
+
+
+def _report_and_emit(est: Any, text: str, args: argparse.Namespace) -> None:
+    """Write ``--report`` (if asked) and then the output; a failed write removes a report
+    folder this run created, so a failed run leaves no partial output."""
     new_report = False
     if args.report:
         from .report.html import write_report
@@ -165,10 +181,30 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     try:
         _emit(text, args.output)
     except BaseException:
-        if new_report:  # a failed run leaves no partial output
+        if new_report:
             import shutil
             shutil.rmtree(args.report, ignore_errors=True)
         raise
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .progress import ProgressBar
+    from .training.step import train
+
+    options = _options(args)
+    _refuse_overwriting_inputs(args.output, args.model, args.hw,
+                               *(v for v in (options or {}).values() if isinstance(v, str)))
+    _check_report_folders(args.report)
+    with ProgressBar(enabled=not args.json and not args.quiet) as bar:
+        step = train(args.model, args.hw, batch=args.batch, precision=args.precision, optimizer=args.optimizer,
+                     recompute=args.recompute, options=options, seed=args.seed, cache=not args.no_cache,
+                     jobs=args.jobs or os.cpu_count() or 1, progress=bar.update, passes=args.passes)
+    if args.json:
+        text = _json_text(step.to_dict())
+    else:
+        from .report.table import render_train
+        text = render_train(step)
+    _report_and_emit(step.as_estimate(), text, args)
     return 0
 
 
@@ -332,6 +368,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scalesim-report", metavar="DIR",
                    help="also write COMPUTE_REPORT.csv and DETAILED_ACCESS_REPORT.csv in SCALE-Sim's layout")
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("train", parents=[common], help="cost one training step on one device",
+                       description="Cost one training iteration (forward, backward, optimiser) on one "
+                                   "device, with its memory footprint.")
+    p.add_argument("--hw", required=True, metavar="HW",
+                   help="hardware YAML file or a bundled name (see 'accelsim hw')")
+    p.add_argument("--optimizer", default="sgd", choices=("sgd", "momentum", "adam"),
+                   help="the optimiser whose update and state are costed (default sgd)")
+    p.add_argument("--recompute", default="none", choices=("none", "selective", "full"),
+                   help="activation recomputation: none, selective (memory-bound layers) or full "
+                        "(checkpoints every sqrt(layers))")
+    p.add_argument("--report", metavar="DIR", help="also write PNG plots and index.html to DIR")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of every random choice (default 0)")
+    p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="worker processes for mapping searches (default: one per CPU)")
+    p.add_argument("--no-cache", action="store_true", help="compute every result afresh")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    _add_family_flags(p)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("inspect", parents=[common], help="per-layer shapes, MACs and parameters",
                        description="Show a model's layers with shapes, MACs and parameters.")

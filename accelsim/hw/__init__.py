@@ -14,7 +14,7 @@ from ..yamlread import LineDict, read_yaml
 from ..frontend.zoo import bundled, resolve
 from .cost import FAMILIES, CostContext, CostModel, Family, Flag, LayerCost, NoOptions, Schedule, Serial
 from .spec import HardwareSpec, SpecReader
-from . import null as _null, npu as _npu, roofline as _roofline, systolic as _systolic  # noqa: F401  (register the families)
+from . import gpu as _gpu, null as _null, npu as _npu, roofline as _roofline, systolic as _systolic  # noqa: F401  (register the families)
 
 __all__ = ["load_hardware", "load_hardware_yaml", "cost_model", "family_options", "HardwareSpec", "LayerCost",
            "CostModel", "CostContext", "FAMILIES", "Family", "Flag", "NoOptions", "Schedule", "Serial",

@@ -195,8 +195,10 @@ class Flag:
     """A command-line flag of ``accelsim estimate`` that fills one field of a family's options.
 
     ``path``: the value names a file (converted to ``Path``); ``choices``: the accepted
-    values; ``type``: converts the text (argparse's ``type``). Families that share a field
-    name share its flag (e.g. ``--compat``).
+    values; ``type``: converts the text (argparse's ``type``); ``const``: the flag takes no
+    value and sets the field to ``const`` (a switch such as ``--cuda-graphs``), and
+    ``name`` then overrides the flag's spelling (``--no-fuse`` for ``fuse=False``). Families
+    that share a field name share its flag (e.g. ``--compat``).
     """
 
     field: str
@@ -205,10 +207,12 @@ class Flag:
     choices: tuple[str, ...] | None = None
     path: bool = False
     type: Callable[[str], Any] | None = None
+    const: Any = None
+    name: str | None = None
 
     @property
     def option(self) -> str:
-        return "--" + self.field.replace("_", "-")
+        return self.name or "--" + self.field.replace("_", "-")
 
 
 class CostModel(Protocol):

@@ -65,6 +65,11 @@ class RooflineSpec(HardwareSpec):
     def peak(self, dtype: str) -> float | None:
         return dict(self.peak_ops).get(dtype)
 
+    @property
+    def memory_capacity_bytes(self) -> float | None:
+        offchip = [m for m in self.memories if m.offchip]
+        return offchip[0].size_bytes if offchip else None
+
 
 def _load_memory(r: SpecReader, index: int, tech: Technology) -> MemoryLevel:
     name = r.string("name")

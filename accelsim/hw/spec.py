@@ -35,6 +35,12 @@ class HardwareSpec:
     # What ``estimate`` casts a model to unless told otherwise; None keeps declared types.
     default_precision: str | None = None
 
+    @property
+    def memory_capacity_bytes(self) -> float | None:
+        """The device memory a model's weights and activations must fit in (training checks
+        it); None where the spec does not say."""
+        return None
+
 
 # The largest count a spec may give (words of a memory, PEs of a mesh, ...): 2**50 is a
 # petaword, beyond any memory built; above it counters in the cost models would overflow.

@@ -91,6 +91,11 @@ class Layer:
         return self.workload.macs
 
     @property
+    def pointwise(self) -> bool:
+        """Whether the op is elementwise in the strict sense (``OpDef.pointwise``)."""
+        return OPS.get(self.node.op).pointwise
+
+    @property
     def compute_dtype(self) -> DType:
         """The dtype the layer's arithmetic runs in: its output's, unless that is a mask or an
         index (comparisons, argmax), then its first input's that is neither."""

@@ -121,6 +121,9 @@ class OpDef:
 
     ``infer`` maps input types and attributes to the output type (raising ``ShapeError``);
     ``weights`` gives the shapes of the op's parameters; ``lower`` turns it into a Workload.
+    ``pointwise``: each output element depends only on the same element of each (broadcast)
+    input, so a compiler may fuse the op into its producer's epilogue (activations, adds, a
+    per-channel scale); reductions along an axis (softmax, layernorm) are not pointwise.
     """
 
     name: str
@@ -133,6 +136,7 @@ class OpDef:
         lambda ins, a: {}
     )
     doc: str = ""
+    pointwise: bool = False
 
     def weight_shapes(self, ins: list[TensorType], attrs: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
         return self.weights(ins, attrs)

@@ -359,7 +359,7 @@ _define(
     "batchnorm", attrs={"eps": Attr("float", 1e-5, minimum=0)},
     infer=_channel_infer, weights=lambda ins, a: {"scale": (ins[0].shape[1],), "bias": (ins[0].shape[1],)},
     lower=lambda ins, out, a: _elementwise(ins, out, 2, 2 * ins[0].shape[1] * _weight_width(ins) / 8),
-    doc="Inference batchnorm on axis 1: a scale and a shift per channel.",
+    doc="Inference batchnorm on axis 1: a scale and a shift per channel.", pointwise=True,
 )
 _define(
     "layernorm", attrs={"eps": Attr("float", 1e-5, minimum=0)},
@@ -394,7 +394,7 @@ for _name, _ops in _UNARY.items():
         _name, infer=_same_type,
         attrs={"factor": Attr("float", REQUIRED)} if _name == "scale" else {},
         lower=(lambda n: lambda ins, out, a: _elementwise(ins, out, n))(_ops),
-        doc=f"Elementwise {_name} ({_ops:g} ops per element).",
+        doc=f"Elementwise {_name} ({_ops:g} ops per element).", pointwise=True,
     )
 OPS.add("dropout", OPS.get("identity"))
 
@@ -407,7 +407,7 @@ def _binary_infer(ins: list[TensorType], a: A) -> TensorType:
 for _name in ("add", "sub", "mul", "div", "max", "min"):
     _define(_name, min_inputs=2, max_inputs=2, infer=_binary_infer,
             lower=lambda ins, out, a: _elementwise(ins, out, 1),
-            doc=f"Elementwise {_name} with NumPy broadcasting.")
+            doc=f"Elementwise {_name} with NumPy broadcasting.", pointwise=True)
 
 
 # --------------------------------------------------------------------------- data movement

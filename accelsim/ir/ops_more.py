@@ -148,7 +148,8 @@ _define("prelu", attrs={"num_parameters": Attr("int", 1, minimum=1)},
         infer=lambda ins, a: _prelu_check(ins, a),
         weights=lambda ins, a: {"slope": (a["num_parameters"],)},
         lower=lambda ins, out, a: _elementwise(ins, out, 2, a["num_parameters"] * _weight_width(ins) / 8),
-        doc="Leaky ReLU with a learned slope, one per channel or one shared (2 ops per element).")
+        doc="Leaky ReLU with a learned slope, one per channel or one shared (2 ops per element).",
+        pointwise=True)
 
 
 
@@ -160,7 +161,7 @@ def _compare_infer(ins: list[TensorType], a: A) -> TensorType:
 for _name in ("greater", "less", "equal"):
     _define(_name, min_inputs=2, max_inputs=2, infer=_compare_infer,
             lower=lambda ins, out, a: _elementwise(ins, out, 1),
-            doc=f"Elementwise {_name} with NumPy broadcasting; a 1-bit mask.")
+            doc=f"Elementwise {_name} with NumPy broadcasting; a 1-bit mask.", pointwise=True)
 
 
 def _where_infer(ins: list[TensorType], a: A) -> TensorType:
@@ -175,7 +176,7 @@ def _where_lower(ins: list[TensorType], out: TensorType, a: A) -> Workload:
 
 
 _define("where", min_inputs=3, max_inputs=3, infer=_where_infer, lower=_where_lower,
-        doc="Select x where the mask holds, else y (NumPy broadcasting; 1 op per element).")
+        doc="Select x where the mask holds, else y (NumPy broadcasting; 1 op per element).", pointwise=True)
 
 # --------------------------------------------------------------------------- indices
 
@@ -237,4 +238,4 @@ _define("gather", min_inputs=2, max_inputs=2, attrs={"axis": Attr("int", 0)},
 _define("cast", attrs={"dtype": Attr("str", REQUIRED, tuple(DTYPES))},
         infer=lambda ins, a: TensorType(ins[0].shape, DTYPES[a["dtype"]]),
         lower=lambda ins, out, a: _elementwise(ins, out, 1),
-        doc="Convert each element to another dtype (1 op per element).")
+        doc="Convert each element to another dtype (1 op per element).", pointwise=True)

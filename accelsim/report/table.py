@@ -96,3 +96,20 @@ def render_mappings(est: Estimate) -> str:
     """Each layer's loop nest, where its cost model chose one (``details["loop_nest"]``)."""
     parts = [f"\n{c.name}:\n{c.details['loop_nest'].rstrip()}\n" for c in est.layers if "loop_nest" in c.details]
     return "".join(parts) if parts else "\n(no mappings: this hardware family does not map loop nests)\n"
+
+
+def render_train(step: Any) -> str:
+    """A training step (``accelsim.training.step.TrainStep``): time by phase, memory by kind."""
+    total = step.time_per_iteration_s
+    phases = [("forward", step.forward.latency_s), ("backward", step.backward.latency_s),
+              ("optimizer", step.update.latency_s), ("recompute", step.recompute_s)]
+    rows = [[name, format_si(t, "s"), f"{t / total:.0%}" if total else "-"] for name, t in phases]
+    rows.append(["TOTAL", format_si(total, "s"), "100%"])
+    memory = [[kind.replace("_", " "), format_si(v, "B")] for kind, v in step.memory.to_dict().items()]
+    capacity = step.memory_capacity_bytes
+    summary = (f"{step.model} training on {step.hardware} ({step.kind}), batch {step.batch}, {step.precision}, "
+               f"{step.optimizer}, recompute {step.recompute}: {format_si(total, 's')} per iteration, "
+               f"{step.samples_per_s:,.1f} samples/s, {format_si(step.energy_j, 'J')}, memory "
+               f"{format_si(step.memory.total, 'B')}" + (f" of {format_si(capacity, 'B')}" if capacity else ""))
+    return (render_grid(["phase", "time", "share"], rows, [False, True, True]) + "\n\n"
+            + render_grid(["memory", "bytes"], memory, [False, True]) + "\n\n" + summary + "\n")

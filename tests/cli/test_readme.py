@@ -57,5 +57,8 @@ def test_python_snippet_runs_from_another_folder(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr
-    latency, throughput, energy = (float(v) for v in done.stdout.split())
+    estimate, step = (line.split() for line in done.stdout.splitlines())
+    latency, throughput, energy = (float(v) for v in estimate)
     assert latency > 0 and throughput > 0 and energy > 0
+    iteration, samples, memory = (float(v) for v in step)
+    assert samples == 64 / iteration and memory > 0
