@@ -91,6 +91,12 @@ class Layer:
         return self.workload.macs
 
     @property
+    def is_view(self) -> bool:
+        """Whether the layer moves no data (reshape, flatten): it runs no kernel."""
+        w = self.workload
+        return w.kind == "data" and w.total_bytes == 0
+
+    @property
     def pointwise(self) -> bool:
         """Whether the op is elementwise in the strict sense (``OpDef.pointwise``)."""
         return OPS.get(self.node.op).pointwise

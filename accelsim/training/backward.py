@@ -136,7 +136,7 @@ def _layer_backward(b: _Builder, layer: Layer, dy: str, needs: set[str]) -> None
             b.give(bn, b.add(f"{name}.dgrad_b", "gemm", [b.source("saved", an), dy],
                              {"batch": batch, "m": kk, "n": nn, "k": m, "shape": list(bt.shape)}))
         return
-    if w.kind == "data" and w.total_bytes == 0:  # a view: so is its gradient
+    if layer.is_view:  # so is its gradient
         for i, t in wanted:
             b.give(i, b.add(f"{name}.grad", "reshape", [dy], {"shape": list(t.shape)}))
         return

@@ -63,16 +63,11 @@ def recomputed_layers(forward: Graph, saved: tuple[str, ...], recompute: str) ->
     if recompute == "selective":
         matrix = {l.name for l in layers if l.workload.kind in MATRIX_KINDS}
         kept = [s for s in saved if s in matrix or s in forward.inputs]
-        again = [l.name for l in layers if l.name not in matrix and not _is_view(l)]
+        again = [l.name for l in layers if l.name not in matrix and not l.is_view]
         return kept, again
     every = max(1, math.ceil(math.sqrt(len(layers))))
     checkpoints = {l.name for i, l in enumerate(layers) if i % every == every - 1}
     return [s for s in saved if s in checkpoints or s in forward.inputs], [l.name for l in layers]
-
-
-def _is_view(layer) -> bool:
-    w = layer.workload
-    return w.kind == "data" and w.total_bytes == 0
 
 
 def training_memory(forward: Graph, saved: tuple[str, ...], precision: str, optimizer: str,

@@ -17,7 +17,7 @@ from ..errors import MappingError, SpecError
 from ..estimation import Estimate, compile, estimate
 from ..hw import HardwareSpec, load_hardware
 from ..hw.cost import add_up
-from ..ir import Graph, NodeSpec
+from ..ir import Graph, NodeSpec, dtype
 from ..ir.ops_training import OPTIMIZERS
 from .backward import backward_graph
 from .memory import RECOMPUTE, Memory, mixed_precision, recomputed_layers, training_memory
@@ -114,16 +114,9 @@ def _optimizer_graph(forward: Graph, precision: str, optimizer: str) -> Graph:
     params = forward.params()
     g.add("gradients", "input", (), {"shape": [max(params, 1)], "dtype": precision})
     g.add("update", "optimizer_step", ["gradients"],
-          {"optimizer": optimizer, "master_bits": 32 if mixed_precision(precision) else
-           _bits(precision)})
+          {"optimizer": optimizer, "master_bits": 32 if mixed_precision(precision) else dtype(precision).bits})
     g.set_outputs(["update"])
     return g
-
-
-def _bits(precision: str) -> int:
-    from ..ir import dtype
-
-    return dtype(precision).bits
 
 
 def _gib(n: float) -> str:

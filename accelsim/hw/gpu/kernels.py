@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ...ir import Graph, Layer
 
-__all__ = ["Kernel", "group_kernels", "is_view"]
+__all__ = ["Kernel", "group_kernels"]
 
 
 @dataclass(frozen=True)
@@ -52,22 +52,17 @@ class Kernel:
         return sum(l.workload.ops for l in self.epilogue)
 
 
-def is_view(layer: Layer) -> bool:
-    w = layer.workload
-    return w.kind == "data" and w.total_bytes == 0
-
-
 def group_kernels(graph: Graph, layers: list[Layer], fuse: bool) -> list[Kernel | Layer]:
     """Each layer's kernel, in order: a ``Kernel`` for the first layer of each, the view
     ``Layer`` itself for a view (no kernel); fused layers do not appear."""
     if not fuse:
-        return [layer if is_view(layer) else Kernel(layer) for layer in layers]
+        return [layer if layer.is_view else Kernel(layer) for layer in layers]
     out: list[Kernel | Layer] = []
     open_at: dict[str, int] = {}  # tail layer name -> index of its kernel in ``out``
     where: dict[str, int] = {}  # every layer -> index of its kernel (or view) in ``out``
     outputs = set(graph.outputs)
     for layer in layers:
-        if is_view(layer):
+        if layer.is_view:
             where[layer.name] = len(out)
             out.append(layer)
             continue

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ...errors import MappingError
 from ...ir import Graph, Layer, Workload
@@ -105,8 +105,7 @@ class GpuModel:
             rate, unit, sparse = self.spec.vector_peak(dtype), "vector", False
         if sparse:
             kept = 0.5 * (1 + _SPARSE_INDEX_BITS / layer.compute_dtype.bits)
-            gemm = Gemm(gemm.batch, gemm.m, gemm.n, gemm.k, gemm.a_bytes, gemm.b_bytes * kept,
-                        gemm.c_bytes, gemm.element_bytes)
+            gemm = replace(gemm, b_bytes=gemm.b_bytes * kept)
         try:
             plan = plan_gemm(gemm, self._core(rate))
         except ValueError as exc:
@@ -133,8 +132,7 @@ class GpuModel:
         gemm = _as_gemm(w, head.compute_dtype.bits / 8)
         extra = kernel.epilogue_input_bytes
         if gemm is not None:  # the epilogue writes the kernel's output and reads its extra inputs
-            gemm = Gemm(gemm.batch, gemm.m, gemm.n, gemm.k, gemm.a_bytes, gemm.b_bytes,
-                        kernel.output_bytes + extra, gemm.element_bytes)
+            gemm = replace(gemm, c_bytes=kernel.output_bytes + extra)
             return self._matrix(head, gemm, kernel.epilogue_ops)
         return self._streaming(head, w.input_bytes + w.weight_bytes + extra, kernel.output_bytes,
                                w.ops + kernel.epilogue_ops)
