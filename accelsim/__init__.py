@@ -22,6 +22,9 @@ _EXPORTS = {
     "Estimate": "accelsim.estimation",
     "train": "accelsim.training.step",
     "TrainStep": "accelsim.training.step",
+    "train_distributed": "accelsim.distributed.step",
+    "DistributedOptions": "accelsim.distributed.step",
+    "DistributedStep": "accelsim.distributed.step",
     "AccelsimError": "accelsim.errors",
 }
 

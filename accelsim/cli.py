@@ -12,7 +12,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import AccelsimError
 
@@ -167,15 +167,18 @@ def _check_report_folders(*folders: str | None) -> None:
             raise AccelsimError("exists and is not a folder; a report is written into a folder", file=folder)
 
 
-def _report_and_emit(est: Any, text: str, args: argparse.Namespace) -> None:
-    """Write ``--report`` (if asked) and then the output; a failed write removes a report
-    folder this run created, so a failed run leaves no partial output."""
+def _report_and_emit(est: Any, text: str, args: argparse.Namespace,
+                     write: Callable[[Any, str], Any] | None = None) -> None:
+    """Write ``--report`` (if asked: ``write(est, folder)``, by default the estimate report)
+    and then the output; a failed write removes a report folder this run created, so a
+    failed run leaves no partial output."""
     new_report = False
     if args.report:
-        from .report.html import write_report
+        if write is None:
+            from .report.html import write_report as write
         new_report = not Path(args.report).exists()
         try:
-            write_report(est, args.report)
+            write(est, args.report)
         except OSError as exc:
             raise _cannot_write(args.report, "the report", exc) from None
     try:
@@ -187,11 +190,53 @@ def _report_and_emit(est: Any, text: str, args: argparse.Namespace) -> None:
         raise
 
 
+# train's flags that only a cluster takes: argparse dest -> DistributedOptions field
+_CLUSTER_FLAGS = {"data": "data", "tensor": "tensor", "pipeline": "pipeline", "microbatches": "microbatches",
+                  "schedule": "schedule", "comm": "comm", "ps_shards": "ps_shards", "bucket_size": "bucket_bytes",
+                  "overlap": "overlap", "sync": "sync", "stragglers": "stragglers", "compress": "compress",
+                  "epochs": "epochs", "dataset_size": "dataset_size", "iterations": "iterations"}
+
+
+def _train_cluster(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    from .distributed import DistributedOptions, scaling_curve, train_distributed
+    from .progress import ProgressBar
+
+    given = {field: getattr(args, dest) for dest, field in _CLUSTER_FLAGS.items() if getattr(args, dest) is not None}
+    dist = DistributedOptions(**given)
+    with ProgressBar(enabled=not args.json and not args.quiet) as bar:
+        step = train_distributed(args.model, args.hw, batch=args.batch, precision=args.precision,
+                                 optimizer=args.optimizer, recompute=args.recompute, options=dist,
+                                 family_options=options, seed=args.seed, cache=not args.no_cache,
+                                 jobs=args.jobs or os.cpu_count() or 1, progress=bar.update, passes=args.passes)
+    if args.json:
+        text = _json_text(step.to_dict())
+    else:
+        from .report.distributed import render_distributed
+        text = render_distributed(step)
+
+    def write(result: Any, folder: str) -> Any:
+        from .report.distributed import write_distributed_report
+        return write_distributed_report(result, scaling_curve(result, args.hw, dist, seed=args.seed), folder)
+
+    _report_and_emit(step, text, args, write)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from .distributed.cluster import is_cluster
     from .progress import ProgressBar
     from .training.step import train
 
     options = _options(args)
+    if is_cluster(args.hw):
+        _refuse_overwriting_inputs(args.output, args.model, args.hw)
+        _check_report_folders(args.report)
+        return _train_cluster(args, options)
+    flags = [f"--{dest.replace('_', '-')}" for dest in _CLUSTER_FLAGS if getattr(args, dest) is not None]
+    if flags:
+        verb = "needs" if len(flags) == 1 else "need"
+        raise AccelsimError(f"{', '.join(flags)} {verb} a cluster (kind: cluster), e.g. --hw dgx_a100_ib; "
+                            f"{args.hw} is one device (see 'accelsim hw')", file=str(args.hw))
     _refuse_overwriting_inputs(args.output, args.model, args.hw,
                                *(v for v in (options or {}).values() if isinstance(v, str)))
     _check_report_folders(args.report)
@@ -324,6 +369,58 @@ def _names(text: str) -> tuple[str, ...]:
     return names
 
 
+def _bytes(text: str) -> float:
+    from .units import parse_quantity
+
+    try:
+        value = parse_quantity(text, "bytes")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive size, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _add_cluster_flags(p: argparse.ArgumentParser) -> None:
+    """``train``'s flags for clusters (``--hw CLUSTER``); each defaults to None, "not given"."""
+    g = p.add_argument_group("on a cluster (--hw CLUSTER; docs/distributed.md)")
+    g.add_argument("--data", type=_positive_int, metavar="N",
+                   help="data-parallel replicas (default: every device the other degrees leave)")
+    g.add_argument("--tensor", type=_positive_int, metavar="N", help="tensor-parallel degree (default 1)")
+    g.add_argument("--pipeline", type=_positive_int, metavar="N", help="pipeline stages (default 1)")
+    g.add_argument("--microbatches", type=_positive_int, metavar="M",
+                   help="micro-batches per batch (default: the largest divisor up to 4 x stages)")
+    g.add_argument("--schedule", choices=("gpipe", "1f1b"), help="pipeline schedule (default 1f1b)")
+    g.add_argument("--comm", choices=("ps", "ring", "tree", "hierarchical", "torus2d"),
+                   help="gradient exchange (default: the fastest allreduce; ps under asp/ssp)")
+    g.add_argument("--ps-shards", type=_positive_int, metavar="S", help="parameter-server shards (default 1)")
+    g.add_argument("--bucket-size", type=_bytes, metavar="SIZE",
+                   help="gradient bucket / tensor-fusion size, e.g. 25MiB (the default)")
+    g.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=None,
+                   help="send each bucket while backpropagation goes on (default: on)")
+    g.add_argument("--sync", metavar="MODE", help="bsp (default), asp, or ssp:S with staleness bound S")
+    g.add_argument("--stragglers", metavar="DIST",
+                   help="per-worker step-time spread: none (default), lognormal:SIGMA, slow:FRACTIONxFACTOR "
+                        "(e.g. slow:0.01x4), or the two joined by +")
+    g.add_argument("--compress", choices=("none", "fp16", "int8", "1bit"), help="gradient compression (default none)")
+    g.add_argument("--epochs", type=_positive_float, metavar="E",
+                   help="epochs for time to train (default: 90 for the zoo's ImageNet models)")
+    g.add_argument("--dataset-size", type=_positive_int, metavar="N",
+                   help="training samples per epoch (default: ImageNet-1k's 1,281,167 for its models)")
+    g.add_argument("--iterations", type=_positive_int, metavar="N",
+                   help="iterations simulated where replicas drift apart (asp, ssp, stragglers; default 200)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -369,9 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write COMPUTE_REPORT.csv and DETAILED_ACCESS_REPORT.csv in SCALE-Sim's layout")
     p.set_defaults(func=cmd_estimate)
 
-    p = sub.add_parser("train", parents=[common], help="cost one training step on one device",
+    p = sub.add_parser("train", parents=[common], help="cost one training step on a device or a cluster",
                        description="Cost one training iteration (forward, backward, optimiser) on one "
-                                   "device, with its memory footprint.")
+                                   "device, with its memory footprint, or on a cluster (--hw CLUSTER) "
+                                   "with data, tensor and pipeline parallelism (docs/distributed.md).")
     p.add_argument("--hw", required=True, metavar="HW",
                    help="hardware YAML file or a bundled name (see 'accelsim hw')")
     p.add_argument("--optimizer", default="sgd", choices=("sgd", "momentum", "adam"),
@@ -385,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes for mapping searches (default: one per CPU)")
     p.add_argument("--no-cache", action="store_true", help="compute every result afresh")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    _add_cluster_flags(p)
     _add_family_flags(p)
     p.set_defaults(func=cmd_train)
 

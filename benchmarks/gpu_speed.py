@@ -10,13 +10,9 @@ each the median of several fresh processes in the same run.
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-ACCELSIM = str(Path(sys.executable).with_name("accelsim"))
+from whole_process import ratio_table
+
 COMMANDS = {
     "estimate resnet50 --hw h100_roofline (baseline)": ["estimate", "resnet50", "--hw", "h100_roofline"],
     "estimate resnet50 --hw h100": ["estimate", "resnet50", "--hw", "h100"],
@@ -24,24 +20,11 @@ COMMANDS = {
 }
 
 
-def _wall(args: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run([ACCELSIM, *args, "--json"], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     repeats = parser.parse_args().repeats
-    medians = {}
-    for label, args in COMMANDS.items():
-        _wall(args)  # warm-up: file-system caches
-        medians[label] = statistics.median(_wall(args) for _ in range(repeats))
-    base = next(iter(medians.values()))
-    print(f"| command | median wall (s), {repeats} runs | x baseline |\n|---|---|---|")
-    for label, wall in medians.items():
-        print(f"| `{label}` | {wall:.3f} | {wall / base:.2f} |")
+    print(ratio_table({label: [*args, "--json"] for label, args in COMMANDS.items()}, repeats))
 
 
 if __name__ == "__main__":

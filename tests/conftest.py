@@ -31,6 +31,20 @@ NEEDS_NUMBA = {
         "two whole mapping searches of a ResNet layer (about 1.5 minutes in plain Python)",
     "tests/cli/test_result_cache.py::test_a_warm_run_gives_the_same_figures_without_numba[eyeriss]":
         "a cold mapping search of a whole network (about 40 s in plain Python)",
+    "tests/unit/report/test_html.py::test_table_has_one_row_per_layer_with_its_figures":
+        "maps digits_cnn onto eyeriss from scratch (about 40 s in plain Python)",
+    "tests/unit/mapping/test_mapper.py::test_an_executor_gives_the_same_mappings_as_searching_here":
+        "searches a network twice, once through an executor (about 16 s in plain Python)",
+    "tests/unit/mapping/test_mapper.py::test_the_shape_memory_is_a_bounded_lru":
+        "searches more layer shapes than the memory holds (about 16 s in plain Python)",
+    "tests/unit/mapping/test_mapper.py::test_a_cache_hit_is_the_searched_mapping_and_searches_nothing":
+        "a cold search before the cached one (about 13 s in plain Python)",
+    "tests/unit/mapping/test_mapper.py::test_progress_counts_layers_as_searches_finish":
+        "a whole-network search to count progress on (about 13 s in plain Python)",
+    "tests/unit/mapping/test_mapper.py::test_what_changes_the_answer_changes_the_key":
+        "several cold searches under changed inputs (about 9 s in plain Python)",
+    "tests/unit/mapping/test_mapper.py::test_a_corrupt_entry_is_ignored_and_rewritten":
+        "two cold searches around a damaged cache entry (about 7 s in plain Python)",
 }
 
 

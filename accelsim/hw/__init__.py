@@ -66,6 +66,9 @@ def load_hardware_yaml(path: Path) -> HardwareSpec:
     if "kind" in doc and doc["kind"] is None:  # YAML reads a bare `kind: null` as no value
         doc["kind"] = "null"
     kind = reader.string("kind")
+    if kind == "cluster":
+        raise reader.error("kind", f"{path.name} is a cluster of devices: 'accelsim train' runs on clusters; "
+                                   "to estimate one device, name the cluster's 'device'")
     if kind not in FAMILIES:
         raise reader.error("kind", f"unknown hardware kind {kind!r}; {did_you_mean(kind, FAMILIES.names())}")
     version = reader.get("version", lambda v: v, SPEC_VERSION)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ..estimation import Estimate
 from ..fileio import atomic_dir
 from ..units import format_si
 
-__all__ = ["write_report", "render_page", "PLOTS"]
+__all__ = ["write_report", "render_page", "page", "figures", "escape", "PLOTS"]
 
 # file name -> (plotting function in ``plots``, caption)
 PLOTS: dict[str, tuple[str, str]] = {
@@ -65,8 +65,12 @@ document.querySelectorAll("table.layers th").forEach(function (th, col) {
 """
 
 
-def _e(value: Any) -> str:
+def escape(value: Any) -> str:
+    """``value`` as text that is safe inside an element or a quoted attribute."""
     return html.escape(str(value), quote=True)
+
+
+_e = escape
 
 
 def _summary(est: Estimate) -> str:
@@ -98,37 +102,52 @@ def _layer_table(est: Estimate) -> str:
             + "\n".join(body) + "\n</tbody>\n</table>")
 
 
-def render_page(est: Estimate) -> str:
-    """The ``index.html`` of a report: totals, the plots, the sortable per-layer table."""
-    images = "\n".join(
-        f'<figure><img src="{_e(name)}" alt="{_e(caption)}"><figcaption>{_e(caption)}</figcaption></figure>'
-        for name, (_, caption) in PLOTS.items())
-    title = _e(f"accelsim: {est.model} on {est.hardware}")
+# The look every report page shares; a page adds its own rules through ``page``'s ``css``.
+_BASE_CSS = """body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
+table { border-collapse: collapse; margin-bottom: 2em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: left; }
+th { background: #f3f3f3; font-weight: 600; }
+img { max-width: 100%; border: 1px solid #ddd; }
+figure { margin: 0 0 2em 0; }"""
+
+
+def figures(captions: Iterable[tuple[str, str]]) -> str:
+    """One ``<figure>`` per (file name, caption), both escaped."""
+    return "\n".join(f'<figure><img src="{_e(name)}" alt="{_e(caption)}"><figcaption>{_e(caption)}</figcaption>'
+                     f'</figure>' for name, caption in captions)
+
+
+def page(title: str, body: str, css: str = "") -> str:
+    """A whole report page: ``title`` (escaped here) as the title and heading, then ``body``
+    (HTML, escaped by its maker)."""
+    title = _e(title)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }}
-table {{ border-collapse: collapse; margin-bottom: 2em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: left; }}
-th {{ background: #f3f3f3; font-weight: 600; }}
-table.layers th {{ cursor: pointer; }}
-table.layers td[data-sort] {{ text-align: right; font-variant-numeric: tabular-nums; }}
-img {{ max-width: 100%; border: 1px solid #ddd; }}
-figure {{ margin: 0 0 2em 0; }}
+{_BASE_CSS}
+{css}
 </style></head>
 <body>
 <h1>{title}</h1>
-<table class="summary">
+{body}
+</body></html>
+"""
+
+
+def render_page(est: Estimate) -> str:
+    """The ``index.html`` of a report: totals, the plots, the sortable per-layer table."""
+    css = """table.layers th { cursor: pointer; }
+table.layers td[data-sort] { text-align: right; font-variant-numeric: tabular-nums; }"""
+    body = f"""<table class="summary">
 {_summary(est)}
 </table>
 <h2>Layers</h2>
 {_layer_table(est)}
 <p>Every figure of every layer: <a href="estimate.json">estimate.json</a>.</p>
 <h2>Plots</h2>
-{images}
-<script>{_SORT_JS}</script>
-</body></html>
-"""
+{figures((name, caption) for name, (_, caption) in PLOTS.items())}
+<script>{_SORT_JS}</script>"""
+    return page(f"accelsim: {est.model} on {est.hardware}", body, css)
 
 
 def write_report(est: Estimate, folder: str | Path) -> Path:

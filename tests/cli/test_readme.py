@@ -57,8 +57,12 @@ def test_python_snippet_runs_from_another_folder(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr
-    estimate, step = (line.split() for line in done.stdout.splitlines())
+    estimate, step, run = (line.split() for line in done.stdout.splitlines())
     latency, throughput, energy = (float(v) for v in estimate)
     assert latency > 0 and throughput > 0 and energy > 0
     iteration, samples, memory = (float(v) for v in step)
     assert samples == 64 / iteration and memory > 0
+    iteration, efficiency, time_to_train = (float(v) for v in run)
+    assert 0 < efficiency <= 1
+    # 90 epochs of ImageNet-1k at a global batch of 256 x 32 = 8,192: 157 iterations each
+    assert time_to_train == pytest.approx(90 * 157 * iteration, rel=1e-6)

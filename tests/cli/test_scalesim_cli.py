@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from accelsim.cli import main
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scalesim"
 CFG = DATA / "configs"
@@ -21,18 +20,9 @@ def reference(case: str) -> dict[str, str]:
         return next(row for row in csv.DictReader(f) if row["case_id"] == case)
 
 
-def run(argv, capsys):
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def test_json_carries_scalesim_figures(capsys):
-    rc, out, err = run(["estimate", TOPO / "resnet18_Conv3_s.csv", "--hw", CFG / "sa32_user_small_ws.cfg",
-                        "--json"], capsys)
+def test_json_carries_scalesim_figures(cli):
+    rc, out, err = cli(["estimate", TOPO / "resnet18_Conv3_s.csv", "--hw", CFG / "sa32_user_small_ws.cfg",
+                        "--json"])
     assert (rc, err) == (0, "")
     data = json.loads(out)
     ref = reference("sa32_user_small_ws__resnet18_Conv3_s")
@@ -49,10 +39,10 @@ COMPUTE_HEADER = ("LayerID, Total Cycles (incl. prefetch), Total Cycles, Stall C
 
 
 @pytest.mark.parametrize("cfg", ["sa32_calc_ws", "sa32_user_small_os"])
-def test_scalesim_report_matches_scalesim(tmp_path, capsys, cfg):
+def test_scalesim_report_matches_scalesim(tmp_path, cli, cfg):
     out_dir = tmp_path / "reports"
-    rc, out, err = run(["estimate", TOPO / "multi_gemm_2layers.csv", "--hw", CFG / f"{cfg}.cfg",
-                        "--scalesim-report", out_dir], capsys)
+    rc, out, err = cli(["estimate", TOPO / "multi_gemm_2layers.csv", "--hw", CFG / f"{cfg}.cfg",
+                        "--scalesim-report", out_dir])
     assert (rc, err) == (0, "") and "multi_gemm_2layers" in out
     assert sorted(p.name for p in out_dir.iterdir()) == [
         "BANDWIDTH_REPORT.csv", "COMPUTE_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"]
@@ -80,20 +70,20 @@ def test_scalesim_report_matches_scalesim(tmp_path, capsys, cfg):
             assert cells[1:-1] == [ref[k] for k in keys]
 
 
-def test_bundled_scalesim_32x32_equals_the_cfg(capsys):
-    rc, out, _ = run(["estimate", TOPO / "yolo_tiny_Conv9.csv", "--hw", "scalesim_32x32", "--json"], capsys)
+def test_bundled_scalesim_32x32_equals_the_cfg(cli):
+    rc, out, _ = cli(["estimate", TOPO / "yolo_tiny_Conv9.csv", "--hw", "scalesim_32x32", "--json"])
     ref = reference("sa32_calc_os__yolo_tiny_Conv9")
     figures = json.loads(out)["layers"][0]["details"]["scalesim"]
     assert rc == 0 and all(float(figures[k]) == float(ref[k]) for k in figures)
 
 
-def test_compat_flag_on_a_default_spec(tmp_path, capsys):
+def test_compat_flag_on_a_default_spec(tmp_path, cli):
     spec = (Path(__file__).resolve().parents[2] / "hw_configs" / "scalesim_32x32.yaml").read_text()
     path = tmp_path / "sa.yaml"
     path.write_text(spec.replace("mode: scalesim", "mode: default"))
-    rc, out, _ = run(["estimate", TOPO / "gemm_7x5x3.csv", "--hw", path, "--json"], capsys)
+    rc, out, _ = cli(["estimate", TOPO / "gemm_7x5x3.csv", "--hw", path, "--json"])
     assert rc == 0 and json.loads(out)["layers"][0]["details"]["systolic"]["total_cycles"] == 2 * 32 + 32 + 3 - 2  # 2R+C+T-2, no -1
-    rc, out, _ = run(["estimate", TOPO / "gemm_7x5x3.csv", "--hw", path, "--json", "--compat", "scalesim"], capsys)
+    rc, out, _ = cli(["estimate", TOPO / "gemm_7x5x3.csv", "--hw", path, "--json", "--compat", "scalesim"])
     assert rc == 0 and json.loads(out)["layers"][0]["details"]["scalesim"]["total_cycles"] == 3 + 32 + 32 - 2 - 1  # T+R+C-2, -1
 
 
@@ -104,28 +94,27 @@ def one_line_error(rc, out, err, *fragments):
         assert fragment in err, err
 
 
-def test_bad_cfg_is_one_located_line(tmp_path, capsys):
+def test_bad_cfg_is_one_located_line(tmp_path, cli):
     bad = tmp_path / "bad.cfg"
     bad.write_text((CFG / "sa32_calc_os.cfg").read_text().replace("Dataflow : os", "Dataflow : rs"))
     report = tmp_path / "reports"
-    rc, out, err = run(["estimate", TOPO / "gemm_7x5x3.csv", "--hw", bad, "--scalesim-report", report], capsys)
+    rc, out, err = cli(["estimate", TOPO / "gemm_7x5x3.csv", "--hw", bad, "--scalesim-report", report])
     one_line_error(rc, out, err, f"{bad}:14: architecture_presets.Dataflow: unknown value 'rs'")
     assert not report.exists()
 
 
-def test_bad_topology_is_one_located_line(tmp_path, capsys):
+def test_bad_topology_is_one_located_line(tmp_path, cli):
     bad = tmp_path / "bad.csv"
     bad.write_text("Layer, M, N, K,\ng, 7, 5, -3,\n")
-    rc, out, err = run(["estimate", bad, "--hw", CFG / "sa32_calc_os.cfg"], capsys)
+    rc, out, err = cli(["estimate", bad, "--hw", CFG / "sa32_calc_os.cfg"])
     one_line_error(rc, out, err, f"{bad}:2: K: must be at least 1")
     bad.write_text("Layer, M, N, K,\ng, 7, 5, 3\n")
-    rc, out, err = run(["estimate", bad, "--hw", CFG / "sa32_calc_os.cfg"], capsys)
+    rc, out, err = cli(["estimate", bad, "--hw", CFG / "sa32_calc_os.cfg"])
     one_line_error(rc, out, err, f"{bad}:2: ", "comma")
 
 
-def test_scalesim_report_needs_a_systolic_machine(tmp_path, capsys):
+def test_scalesim_report_needs_a_systolic_machine(tmp_path, cli):
     report = tmp_path / "reports"
-    rc, out, err = run(["estimate", TOPO / "gemm_7x5x3.csv", "--hw", "edge_npu", "--scalesim-report", report],
-                       capsys)
+    rc, out, err = cli(["estimate", TOPO / "gemm_7x5x3.csv", "--hw", "edge_npu", "--scalesim-report", report])
     one_line_error(rc, out, err, "SCALE-Sim reports need a systolic array", "roofline")
     assert not report.exists()
