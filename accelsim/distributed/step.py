@@ -307,14 +307,13 @@ def compose(prof: LayerProfile, cluster: ClusterSpec, parallel: Parallelism, opt
         exposed = exposed_dp + pipeline_comm
     else:
         full = total_grad / p
-        _, server_s, worker_s = ps_exchange(cluster, dgroup, full * wire, options.ps_shards)
+        grad_comm, server_s, worker_s = ps_exchange(cluster, dgroup, full * wire, options.ps_shards)
         comm_s = max(0.0, worker_s - server_s)
         sim = _simulate(local, parallel.data, options, seed, comm_s=comm_s, server_s=server_s, staleness=bound)
         iteration = sim.workers / sim.concurrent_updates_per_s
         exposed = server_s + comm_s + pipeline_comm
         straggler_wait = max(0.0, iteration - local - server_s - comm_s)
         simulation = _sim_summary(sim)
-        grad_comm = ps_exchange(cluster, dgroup, full * wire, options.ps_shards)[0]
         comm_bytes["parameter_server"] = grad_comm.inter_node_bytes * t * p
     stages = tuple({"first_layer": prof.names[a], "last_layer": prof.names[e - 1], "layers": e - a,
                     "forward_s": plan.forward_s[s], "backward_s": plan.backward_s[s],
