@@ -253,6 +253,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compress(args: argparse.Namespace) -> int:
+    from .compression import compress
+    from .errors import SpecError
+    from .progress import ProgressBar
+
+    options = _options(args)
+    npz = Path(args.output).with_suffix(".npz") if args.output else None
+    _refuse_overwriting_inputs(args.output, args.model, args.hw)
+    _refuse_overwriting_inputs(str(npz) if npz else None, args.model)
+    if args.auto:
+        from .compression.auto import auto_compress, parse_target
+        target = parse_target(args.target)
+        with ProgressBar(enabled=not args.json and not args.quiet) as bar:
+            result = auto_compress(args.model, args.hw, target=target, min_accuracy=args.min_accuracy,
+                                   min_snr_db=args.min_snr_db, batch=args.batch, precision=args.precision,
+                                   options=options, seed=args.seed, measure=args.measure, progress=bar.update)
+    else:
+        if not args.passes:
+            raise SpecError("give the passes to run (--passes \"prune:0.8,quantize:int8\") or --auto",
+                            field="passes")
+        with ProgressBar(enabled=not args.json and not args.quiet) as bar:
+            result = compress(args.model, args.hw, args.passes, batch=args.batch, precision=args.precision,
+                              options=options, seed=args.seed, cache=not args.no_cache, measure=args.measure,
+                              progress=bar.update)
+    if args.output:
+        from .frontend.yaml_export import write_model_yaml
+        try:
+            written = write_model_yaml(result.graph, args.output)
+        except OSError as exc:
+            raise _cannot_write(args.output, "the compressed model", exc) from None
+        print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    if args.json:
+        print(_json_text(result.to_dict()))
+    else:
+        from .report.compression import render_compressed
+        print(render_compressed(result), end="")
+    return 0
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .estimation import compile
     from .report.table import render_grid
@@ -486,6 +525,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cluster_flags(p)
     _add_family_flags(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("compress", parents=[common], help="compress a model and cost it before and after",
+                       description="Run compression passes (--passes \"prune:0.8,quantize:int8,share:5\") or "
+                                   "search a per-layer policy for a target (--auto --target latency=0.5x), "
+                                   "and show bytes, MACs, latency, energy and accuracy before and after "
+                                   "(docs/compression.md). -o writes the compressed model as YAML + .npz.")
+    p.add_argument("--hw", required=True, metavar="HW",
+                   help="hardware YAML file or a bundled name (see 'accelsim hw')")
+    p.add_argument("--auto", action="store_true",
+                   help="search per-layer pruning ratio, structure and bit width for --target")
+    p.add_argument("--target", default="latency=0.5x", metavar="METRIC=RATIOx",
+                   help="with --auto: latency=0.5x or energy=0.3x of the uncompressed model (default latency=0.5x)")
+    p.add_argument("--min-accuracy", type=float, default=None, metavar="F",
+                   help="with --auto: the lowest accuracy (a fraction) a policy may have")
+    p.add_argument("--min-snr-db", type=float, default=None, metavar="DB",
+                   help="with --auto, on a model without test data: the lowest output SNR a policy may have")
+    p.add_argument("--measure", default="auto", choices=("auto", "always", "never"),
+                   help="measure quality on the integer and sparse kernels: auto (unless the model is too "
+                        "large for the numpy reference), always, never")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of every random choice (default 0)")
+    p.add_argument("--no-cache", action="store_true", help="compute every result afresh")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    _add_family_flags(p)
+    p.set_defaults(func=cmd_compress)
 
     p = sub.add_parser("inspect", parents=[common], help="per-layer shapes, MACs and parameters",
                        description="Show a model's layers with shapes, MACs and parameters.")

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import statistics
-import time
 
 import numpy as np
 
 from accelsim.kernels.eventsim import simulate, straggler_times
+from whole_process import median_wall
 
 BASE_S, COMM_S, SERVER_S, STALENESS, SPEC, SEED = 0.1, 0.01, 5e-5, 3, "lognormal:0.1", 0
 BIG, SMALL = (1024, 1000), (128, 100)
@@ -75,13 +74,6 @@ def _heapq_simulate(compute: np.ndarray, comm_s: float, server_s: float, s: int)
     return makespan, idle, events
 
 
-def _median_wall(fn, repeats: int) -> float:
-    walls = []
-    for _ in range(repeats):
-        begin = time.perf_counter()
-        fn()
-        walls.append(time.perf_counter() - begin)
-    return statistics.median(walls)
 
 
 def main() -> None:
@@ -99,12 +91,12 @@ def main() -> None:
     np.testing.assert_allclose(check.idle_s, ref_idle, rtol=1e-9, atol=1e-12)
 
     rows = []
-    wall = _median_wall(lambda: _heapq_simulate(small, COMM_S, SERVER_S, STALENESS), repeats)
+    wall = median_wall(lambda: _heapq_simulate(small, COMM_S, SERVER_S, STALENESS), repeats)
     rows.append((f"heapq, pure Python, {SMALL[0]} x {SMALL[1]} (baseline)", ref_events, wall))
-    wall = _median_wall(lambda: simulate(small, **kw), repeats)
+    wall = median_wall(lambda: simulate(small, **kw), repeats)
     rows.append((f"simulate(), {SMALL[0]} x {SMALL[1]}", check.events, wall))
     result = simulate(big, **kw)
-    wall = _median_wall(lambda: simulate(big, **kw), repeats)
+    wall = median_wall(lambda: simulate(big, **kw), repeats)
     rows.append((f"simulate(), {BIG[0]} x {BIG[1]}", result.events, wall))
 
     base = rows[0][1] / rows[0][2]

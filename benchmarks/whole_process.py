@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 # the console script installed beside this interpreter
 ACCELSIM = str(Path(sys.executable).with_name("accelsim"))
@@ -32,3 +32,16 @@ def ratio_table(commands: Mapping[str, Sequence[str]], repeats: int) -> str:
     rows = [f"| command | median wall (s), {repeats} runs | x baseline |", "|---|---|---|"]
     rows += [f"| `{label}` | {t:.3f} | {t / base:.2f} |" for label, t in medians.items()]
     return "\n".join(rows)
+
+
+def median_wall(fn: Callable[[], object], repeats: int, *, warm_up: bool = False) -> float:
+    """Median wall time of ``fn()`` in this process over ``repeats`` calls (after one
+    uncounted call with ``warm_up``, so that numba's compilation is not timed)."""
+    if warm_up:
+        fn()
+    walls = []
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - begin)
+    return statistics.median(walls)

@@ -15,6 +15,7 @@ from ..errors import SpecError
 from ..yamlread import LineDict, LineList, line_of
 from ..registry import did_you_mean
 from ..units import parse_quantity
+from .support import DENSE_SUPPORT, CompressionSupport
 from .technology import Technology
 
 __all__ = ["SpecReader", "HardwareSpec", "MISSING"]
@@ -34,6 +35,8 @@ class HardwareSpec:
     source: str | None = None
     # What ``estimate`` casts a model to unless told otherwise; None keeps declared types.
     default_precision: str | None = None
+    # The narrow precisions and sparsity the datapath exploits (a spec's ``compression:``).
+    compression: CompressionSupport = DENSE_SUPPORT
 
     @property
     def memory_capacity_bytes(self) -> float | None:

@@ -241,8 +241,9 @@ class Sparsity(Annotation):
         return []
 
     def lowered(self, workload: Workload, out: TensorType) -> Workload:
+        nm = (self.n, self.m) if self.n is not None and self.m is not None else None
         return replace(workload, weight_density=self.weight_density, act_density=self.act_density,
-                       sparsity_structure=self.structure)
+                       sparsity_structure=self.structure, nm=nm)
 
     @classmethod
     def from_yaml(cls, value: Any) -> "Annotation":
@@ -255,15 +256,25 @@ class Sparsity(Annotation):
 @dataclass(frozen=True)
 class Sharing(Annotation):
     """Weight sharing: each weight is a ``bits``-bit index into a codebook of ``codebook``
-    values (default ``2**bits``). Recorded on the node; the workload is unchanged."""
+    values (default ``2**bits``). ``coded_bits``: the mean bits per index once the indices
+    are entropy-coded (Huffman), where they are; it is at most ``bits``. Recorded on the
+    node for storage accounting; the workload is unchanged."""
 
     kind: ClassVar[str] = "sharing"
     bits: int
     codebook: int | None = None
+    coded_bits: float | None = None
 
     def check(self) -> list[Problem]:
         problems = _int_in("bits", self.bits, 1, 32)
-        if problems or self.codebook is None:
+        if problems:
+            return problems
+        if self.coded_bits is not None:
+            if isinstance(self.coded_bits, bool) or not isinstance(self.coded_bits, (int, float)):
+                return [Problem("coded_bits", f"expected a number, got {self.coded_bits!r}")]
+            if not 0 < self.coded_bits <= self.bits:
+                return [Problem("coded_bits", f"must be in (0, bits={self.bits}], got {self.coded_bits!r}")]
+        if self.codebook is None:
             return problems
         return _int_in("codebook", self.codebook, 1, 2**self.bits)
 

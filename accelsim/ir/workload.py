@@ -33,7 +33,7 @@ class Workload:
     ``weight_density`` and ``act_density`` are the fractions of non-zero weights and input
     activations and ``sparsity_structure`` their pattern (``dense`` when the layer has no
     ``sparsity`` annotation, otherwise the annotation's ``unstructured``, ``n:m``, ``block``
-    or ``channel``). Bytes and MACs stay dense-sized: what a density saves depends on the
+    or ``channel``; ``nm`` holds the n and m of ``n:m``). Bytes and MACs stay dense-sized: what a density saves depends on the
     machine (skipping zeros, compressed formats, index overhead), so the cost model decides.
 
     Raises:
@@ -56,6 +56,7 @@ class Workload:
     weight_density: float = 1.0
     act_density: float = 1.0
     sparsity_structure: str = DENSE
+    nm: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         for name in ("act_bits", "weight_bits", "out_bits"):

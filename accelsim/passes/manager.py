@@ -41,12 +41,29 @@ PASSES: Registry[Pass] = Registry("pass", entry_point_group="accelsim.passes")
 def _resolve(item: str | Pass) -> Pass:
     if isinstance(item, Pass):
         return item
+    if item not in PASSES and item.split(":")[0] in _spec_names():
+        return _configured(item)
     if item not in PASSES:
-        raise PassError(f"unknown pass {item!r}; {did_you_mean(str(item), list(PASSES.names()))}")
+        names = list(dict.fromkeys([*PASSES.names(), *_spec_names()]))
+        raise PassError(f"unknown pass {item!r}; {did_you_mean(str(item), names)}")
     found = PASSES.get(item)
     if not isinstance(found, Pass):  # a plug-in registered something else
         raise PassError(f"pass {item!r} is registered as {type(found).__name__}, not a Pass")
     return found
+
+
+def _spec_names() -> list[str]:
+    from .specs import PASS_SPECS
+    return list(PASS_SPECS.names())
+
+
+def _configured(text: str) -> Pass:
+    """A pass written with its arguments (``prune:0.8``), under its plain name, so order
+    constraints and messages read the same as for an unconfigured pass."""
+    from .specs import ORDER, parse_pass
+    configured = parse_pass(text)
+    return Pass(configured.name, lambda g: configured.run(g).graph, after=ORDER.get(configured.name, ()),
+                doc=configured.text)
 
 
 def _label(p: Pass, names: Sequence[str]) -> str:

@@ -23,7 +23,7 @@ from ..ir import OPS, Graph, Node, TensorType
 from ..ir.opdef import normalize_attrs
 from ..ir.ops import resolve_padding
 
-__all__ = ["run_reference", "REFERENCE_OPS"]
+__all__ = ["run_reference", "REFERENCE_OPS", "LayerKernel"]
 
 Array = np.ndarray
 _erf = np.vectorize(math.erf, otypes=[np.float64])
@@ -158,8 +158,16 @@ def _kernel(op: str, node: Node) -> Callable[[_Step], Array]:
     return REFERENCE_OPS[op]
 
 
-def run_reference(graph: Graph, inputs: Mapping[str, Any]) -> dict[str, Array]:
+LayerKernel = Callable[[Graph, Node, list[Array]], "Array | None"]
+
+
+def run_reference(graph: Graph, inputs: Mapping[str, Any], *,
+                  layer_kernel: LayerKernel | None = None) -> dict[str, Array]:
     """Run ``graph`` on ``inputs`` (input name -> array); return each graph output's array.
+
+    ``layer_kernel(graph, node, args)``, where given, runs a node its own way (the integer
+    executor runs quantised layers on integer kernels); it returns None to leave the node to
+    the reference. A node's fused ops follow either way.
 
     Raises:
         GraphError: a missing or ill-shaped input array, or a layer without its weights.
@@ -177,6 +185,9 @@ def run_reference(graph: Graph, inputs: Mapping[str, Any]) -> dict[str, Array]:
                 raise GraphError(f"input {node.name!r} has shape {list(x.shape)}, expected {list(want)}")
             values[node.name] = x if graph.type_of(node.name).dtype.is_index else x.astype(np.float64)
             continue
-        step = _Step(graph, node, [values[i] for i in node.inputs])
-        values[node.name] = _fused(graph, node, _kernel(node.op, node)(step))
+        args = [values[i] for i in node.inputs]
+        out = layer_kernel(graph, node, args) if layer_kernel is not None else None
+        if out is None:
+            out = _kernel(node.op, node)(_Step(graph, node, args))
+        values[node.name] = _fused(graph, node, out)
     return {name: values[name] for name in graph.outputs}

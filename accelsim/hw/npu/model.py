@@ -19,14 +19,18 @@ layers are not costed, as in Timeloop.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from ...errors import MappingError, SpecError
 from ...ir import Graph, Layer
+from ...ir.workload import Workload
+from ..compression import plan, shrink
 from ..cost import FAMILIES, CostContext, Family, LayerCost, Objective
 from ..technology import add_energy_j
 from .analysis import Analysis, evaluate, prepare
+from .energy import default_mac_energy
 from .mapping import Mapping, format_loop_nest
 from .mapping_file import MappingFile, read_mapping
 from .native import load_npu
@@ -93,13 +97,21 @@ class NpuModel:
         if self.mapper is None:
             raise MappingError(f"no mapping search is available for npu hardware; give a Timeloop mapping "
                                f"for layer {layers[0].name!r} with --mapping FILE", file=self.spec.source)
-        problems = [problem_for(layer.workload, layer.name) for layer in layers]
+        problems = [problem_for(self._workload(layer), layer.name) for layer in layers]
         mappings = self.mapper.map_all(problems, self.spec, objective=self.options.objective,
                                        constraints=self.options.constraints, progress=self.progress)
         return {layer.name: m for layer, m in zip(layers, mappings)}
 
+    def _workload(self, layer: Layer) -> Workload:
+        """The dense workload the layer costs on this machine (``hw.compression.shrink``)."""
+        return shrink(layer.workload, self._plans[layer.name])
+
     def layer_costs(self, graph: Graph) -> list[LayerCost]:
         layers = graph.layers()
+        # Filters side by side: the MAC mesh's x extent (skipping waits for the densest).
+        self._plans = {layer.name: plan(layer.workload, self.spec.compression, lanes=self.spec.arithmetic.mesh_x,
+                                        weight=graph.weights(layer.name).get("weight"))
+                       for layer in layers}
         mapped = [layer for layer in layers if layer.workload.kind in MAPPABLE_KINDS and layer.workload.macs]
         searched = self._search(mapped)
         costs = []
@@ -113,7 +125,7 @@ class NpuModel:
 
     def _mapped_cost(self, layer: Layer, searched: dict[str, Mapping]) -> LayerCost:
         spec = self.spec
-        problem = problem_for(layer.workload, layer.name)
+        problem = problem_for(self._workload(layer), layer.name)
         try:
             mapping, locate = self._mapping(problem, layer, searched)
             ctx = prepare(problem, spec, legacy=self.legacy)
@@ -127,7 +139,27 @@ class NpuModel:
         names = tuple(ds.name for ds in problem.dataspaces)
         tiles = {level.name: {ds: s.tile_words for ds, s in zip(names, level.dataspaces) if s.kept}
                  for level in result.levels}
-        return _layer_cost(layer, spec, result, names, format_loop_nest(mapping, names, tiles))
+        cost = _layer_cost(layer, spec, result, names, format_loop_nest(mapping, names, tiles))
+        return self._compressed(layer, cost, result)
+
+    def _compressed(self, layer: Layer, cost: LayerCost, a: Analysis) -> LayerCost:
+        """``cost`` with the MAC energy of the MACs that still spend it, at the width they
+        run at, and what the machine exploited in ``details``."""
+        p = self._plans[layer.name]
+        if not (p.exploited or p.ignored):
+            return cost
+        spec = self.spec
+        effective = layer.workload.macs * p.mac_fraction
+        scale = effective / max(a.macs, 1)
+        if p.run_bits < spec.arithmetic.word_bits and spec.arithmetic.energy_source == "technology":
+            scale *= default_mac_energy(p.run_bits, spec.technology) / default_mac_energy(
+                spec.arithmetic.word_bits, spec.technology)
+        energy = tuple((k, v * scale if k == spec.arithmetic.name else v) for k, v in cost.energy_by_component_j)
+        details = {**cost.details, "compression": {
+            "exploited": list(p.exploited), "ignored": list(p.ignored), "effective_macs": effective,
+            "imbalance": p.imbalance, "reduction_fraction": p.time_fraction / p.pack}}
+        return replace(cost, energy_by_component_j=energy, details=details,
+                       ideal_s=effective / (spec.arithmetic.instances * p.pack * spec.frequency_hz))
 
     def _vector_cost(self, layer: Layer) -> LayerCost:
         spec = self.spec

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...ir import DTYPES
+from ..compression import read_support
 from ..spec import MAX_WORD_BITS, SpecReader
 from ..technology import OFFCHIP_TYPES, Technology
 from .energy import default_level_energy, default_mac_energy
@@ -173,7 +174,8 @@ def load_npu(r: SpecReader, name: str) -> NpuSpec:
         unroll_y=mac_unroll[1])
     m.finish()
     return NpuSpec(name=name, kind="npu", frequency_hz=r.quantity("frequency", "frequency"), technology=tech,
-                   source=r.path, levels=tuple(levels), arithmetic=arithmetic, default_precision=precision)
+                   source=r.path, levels=tuple(levels), arithmetic=arithmetic, default_precision=precision,
+                   compression=read_support(r))
 
 
 def _check_mesh(r: SpecReader, outer: tuple[int, int], inner: tuple[int, int]) -> None:

@@ -23,8 +23,10 @@ from dataclasses import replace
 from typing import Any, Mapping
 
 from ...errors import MappingError, SpecError
-from ...ir import Graph, Layer
+from ...ir import DTYPES, Graph, Layer
+from ..compression import Plan, plan, shrink
 from ..cost import CostContext, LayerCost
+from ..technology import mac_energy_j
 from . import COMPAT_MODES, SystolicOptions
 from .timing import fold_cycles, folds
 from .dataflow import OPERANDS
@@ -89,8 +91,12 @@ class SystolicModel:
             job = gemm_job(layer)
             stays = (resident.get(layer.node.inputs[0], False) if layer.node.inputs else False,
                      resident.get(layer.name, False))
-            costs.append(self._array_layer(layer, job, stays) if job is not None
-                         else self._vector_layer(layer, resident))
+            if job is not None:
+                compressed = plan(layer.workload, self.spec.compression, lanes=self.spec.cols,
+                                  weight=graph.weights(layer.name).get("weight"))
+                costs.append(self._array_layer(layer, compressed, stays))
+            else:
+                costs.append(self._vector_layer(layer, resident))
             if self.progress:
                 self.progress(len(costs), len(layers))
         return costs
@@ -98,11 +104,13 @@ class SystolicModel:
     # ------------------------------------------------------------------ the array
 
     def _check_precision(self, layer: Layer) -> None:
-        dtype = layer.compute_dtype.name
-        if dtype != self.spec.precision:
+        dtype = layer.compute_dtype
+        array = DTYPES[self.spec.precision]
+        narrower_int = not dtype.is_float and not array.is_float and dtype.bits <= array.bits
+        if dtype.name != self.spec.precision and not narrower_int:
             where = layer.node.source
             raise MappingError(
-                f"layer {layer.name!r} computes in {dtype} but {self.spec.name}'s systolic array "
+                f"layer {layer.name!r} computes in {dtype.name} but {self.spec.name}'s systolic array "
                 f"computes in {self.spec.precision}; try --precision {self.spec.precision}",
                 file=where.file, line=where.line, field=where.field)
 
@@ -137,8 +145,10 @@ class SystolicModel:
                 "ofmap_reads": fig.get("dram_ofmap_reads", 0), "ofmap": fig["dram_ofmap_writes"]}
         return fig, sram, dram  # type: ignore[return-value]
 
-    def _array_layer(self, layer: Layer, job: GemmJob, stays: tuple[bool, bool]) -> LayerCost:
+    def _array_layer(self, layer: Layer, compressed: Plan, stays: tuple[bool, bool]) -> LayerCost:
         self._check_precision(layer)
+        job = gemm_job(replace(layer, workload=shrink(layer.workload, compressed)))
+        assert job is not None
         self._check_size(layer, job)
         spec = self.spec
         fig, sram, dram = self._gemm(job, stays)
@@ -149,10 +159,16 @@ class SystolicModel:
         w = layer.workload
         dram_words = sum(dram.values())
         fills = {"ifmap": dram["ifmap"], "filter": dram["filter"], "ofmap": dram["ofmap"] + dram["ofmap_reads"]}
-        energy = {"compute": w.macs * spec.mac_energy_j + w.ops * spec.vector_op_energy_j}
+        effective_macs = w.macs * compressed.mac_fraction
+        mac_j = spec.mac_energy_j
+        if compressed.run_bits < DTYPES[spec.precision].bits:
+            mac_j = mac_energy_j(f"int{compressed.run_bits}" if compressed.run_bits > 1 else "binary",
+                                 spec.technology)
+        energy = {"compute": effective_macs * mac_j + w.ops * spec.vector_op_energy_j}
         energy["sram"] = n * word * sum((sram[o] + fills[o]) * e
                                         for o, e in zip(OPERANDS, spec.sram_energy_per_byte_j))
-        energy["dram"] = n * word * dram_words * spec.dram_energy_per_byte_j
+        dram_bytes = n * word * dram_words + compressed.metadata_bytes  # plus the format's metadata
+        energy["dram"] = dram_bytes * spec.dram_energy_per_byte_j
         compute = n * int(fig["compute_cycles"])
         bound = "compute" if 2 * compute >= cycles else "dram"
         reads = {"ifmap": n * dram["ifmap"], "filter": n * dram["filter"]}
@@ -173,11 +189,16 @@ class SystolicModel:
             ("scalesim" if self.scalesim else "systolic"):
                 {k: fig[k] for k in (REPORT_FIELDS if self.scalesim else DEFAULT_FIELDS)},
         }
+        if compressed.exploited or compressed.ignored:
+            details["compression"] = {"exploited": list(compressed.exploited), "ignored": list(compressed.ignored),
+                                      "effective_macs": effective_macs, "imbalance": compressed.imbalance,
+                                      "reduction_fraction": compressed.time_fraction / compressed.pack}
         return LayerCost(
             name=layer.name, op=layer.op, macs=w.macs, ops=w.ops, params=layer.params,
-            cycles=cycles, latency_s=latency, ideal_s=w.macs / spec.peak_macs_per_s,
+            cycles=cycles, latency_s=latency,
+            ideal_s=effective_macs / (spec.peak_macs_per_s * compressed.pack),
             energy_by_component_j=tuple(energy.items()),
-            bytes_by_level=(("dram", n * word * dram_words),
+            bytes_by_level=(("dram", dram_bytes),
                             ("sram", n * word * sum(sram[o] + fills[o] for o in OPERANDS))), offchip=("dram",),
             time_by_bound_s=((bound, latency),), bound=bound, details=details)
 

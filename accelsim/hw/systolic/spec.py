@@ -15,6 +15,9 @@ bandwidth_mode: user           # user (default with bandwidths): finite, stalls;
 vector: {lanes: 256}           # ops per cycle for non-GEMM layers (default: cols)
 mode: default                  # or scalesim: reproduce SCALE-Sim 3.0.0, quirks included
 energy: {mac: 0.2 pJ, sram_per_byte: 1 pJ, dram_per_byte: 20 pJ, vector_op: 0.03 pJ}
+compression:                   # optional: packed narrow widths, zero skipping (hw/compression.py)
+  precisions: {int8: 1, int4: 2}
+  sparsity: {mode: skip, structures: ["n:m"], nm: ["2:4"], format: nm}
 ```
 
 DRAM bandwidth is given in bytes per second, like every other rate in accelsim; the memory
@@ -34,6 +37,8 @@ from .timing import DATAFLOWS
 from ..technology import (OFFCHIP_TYPES, Technology, add_energy_j, mac_energy_j, offchip_energy_per_byte_j,
                           sram_energy_per_byte_j)
 from .dataflow import OPERANDS
+from ..compression import read_support
+from ..support import DENSE_SUPPORT, CompressionSupport
 
 __all__ = ["SystolicSpec", "load_systolic", "build_spec", "MODES", "BANDWIDTH_MODES", "MIN_SRAM_WORDS",
            "MAX_SIDE", "MAX_SRAM_BYTES"]
@@ -99,7 +104,8 @@ def build_spec(*, name: str, source: str | None, frequency_hz: float, technology
                dram_bandwidth_bps: tuple[float, float, float] | None = None,
                bandwidth_mode: str = "calc", vector_lanes: int | None = None,
                mode: str = "default", mac: float | None = None, sram_per_byte: float | None = None,
-               dram_per_byte: float | None = None, vector_op: float | None = None) -> SystolicSpec:
+               dram_per_byte: float | None = None, vector_op: float | None = None,
+               compression: CompressionSupport = DENSE_SUPPORT) -> SystolicSpec:
     """A :class:`SystolicSpec`, energies not given taken from the technology table: a MAC at
     ``precision``, each SRAM per byte by its size, DRAM per byte by ``dram_type``, a vector
     op as an add at ``precision``. Both loaders (YAML and SCALE-Sim .cfg) build through here."""
@@ -115,6 +121,7 @@ def build_spec(*, name: str, source: str | None, frequency_hz: float, technology
         dram_energy_per_byte_j=(dram_per_byte if dram_per_byte is not None
                                 else offchip_energy_per_byte_j(dram_type)),
         vector_op_energy_j=vector_op if vector_op is not None else add_energy_j(precision, technology),
+        compression=compression,
     )
 
 
@@ -177,4 +184,4 @@ def load_systolic(r: SpecReader, name: str) -> SystolicSpec:
         dataflow=dataflow, precision=precision, sram_bytes=sizes,  # type: ignore[arg-type]
         dram_type=dram_type, dram_bandwidth_bps=bandwidth,  # type: ignore[arg-type]
         bandwidth_mode=mode_bw, vector_lanes=lanes, mode=r.string("mode", "default", MODES),
-        **overrides)
+        compression=read_support(r), **overrides)

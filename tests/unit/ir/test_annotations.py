@@ -164,7 +164,7 @@ def test_sparsity_goes_to_the_workload_and_bytes_stay_dense():
     g.annotate("fc", Sparsity(0.5, 0.25, structure="n:m", n=2, m=4))
     w = workload(g, "fc")
     assert (w.weight_density, w.act_density, w.sparsity_structure) == (0.5, 0.25, "n:m")
-    assert w == replace(dense, weight_density=0.5, act_density=0.25, sparsity_structure="n:m")
+    assert w == replace(dense, weight_density=0.5, act_density=0.25, sparsity_structure="n:m", nm=(2, 4))
 
 
 def test_fused_activation_keeps_its_arithmetic_in_the_producer():
