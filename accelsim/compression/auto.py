@@ -116,19 +116,19 @@ def _damage(graph: Graph, name: str, option: Option) -> float:
     """Relative squared error the option leaves in the layer's weights."""
     from ..kernels.quant import choose_params, dequantize
     from ..kernels.quant import quantize as to_grid
-    from ..passes.prune import magnitude_keep, nm_keep
+    from ..kernels.sparse import magnitude_mask
+    from ..passes.prune import kept_filters, nm_keep
 
     w = np.asarray(graph.weights(name)["weight"], dtype=np.float64)
     total = float(np.sum(w * w)) or 1.0
     if option.structure == "unstructured":
-        kept = np.where(magnitude_keep(w, 1 - option.sparsity), w, 0.0)
+        kept = np.where(magnitude_mask(w, 1 - option.sparsity), w, 0.0)
     elif option.structure == "n:m":
         kept = np.where(nm_keep(w, 2, 4), w, 0.0) if w.reshape(w.shape[0], -1).shape[1] % 4 == 0 else w
     elif option.structure == "channel":
-        norms = np.abs(w).reshape(w.shape[0], -1).sum(axis=1)
-        drop = np.argsort(norms, kind="stable")[:int(round(option.sparsity * w.shape[0]))]
-        kept = w.copy()
-        kept[drop] = 0.0
+        kept = np.zeros_like(w)
+        keep = kept_filters(w, option.sparsity)
+        kept[keep] = w[keep]
     else:
         kept = w
     params = choose_params(kept, option.bits)
@@ -162,7 +162,7 @@ class _Search:
         layers that read a pruned layer, so it is applied to every other layer in two passes
         and a layer is credited with its own saving plus its readers'.
         """
-        from ..passes.prune import _channel_readers
+        from ..passes.prune import channel_readers
 
         base = _per_layer(self.cost(apply_policy(self.graph, {})), self.target.metric)
         found: list[tuple[str, Option, float]] = []
@@ -174,7 +174,7 @@ class _Search:
                                  self.target.metric)
                 found += [(n, option, base[n] - per[n]) for n in self.layers if n in per]
                 continue
-            readers = {n: _channel_readers(self.graph, n) for n in self.layers}
+            readers = {n: channel_readers(self.graph, n) for n in self.layers}
             prunable = [n for n in self.layers if readers[n]]
             for half in (prunable[0::2], prunable[1::2]):
                 if not half:

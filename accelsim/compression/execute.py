@@ -14,7 +14,7 @@ numpy reference interpreter (``passes.reference``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -38,7 +38,6 @@ class Executed:
     integer_layers: int = 0
     sparse_layers: int = 0
     overflows: int = 0
-    _seen: set[str] = field(default_factory=set, repr=False)
 
 
 def weight_grid(w: np.ndarray, ann: Quant) -> tuple[np.ndarray, np.ndarray]:

@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import PassError
 from ..ir import Graph, Sparsity
 from . import trainer
-from .prune import PRUNABLE, _batchnorms, _channel_readers, prune, rebuild
+from .prune import PRUNABLE, channel_batchnorms, channel_readers, prune, rebuild
 from .quantize import BITS, QUANTIZED_WEIGHTS, quantize
 from .result import PassResult
 
@@ -118,7 +118,7 @@ def _removable(graph: Graph) -> list[str]:
     for node in graph.nodes():
         if node.op not in PRUNABLE or (node.op == "conv2d" and node.attrs["groups"] != 1):
             continue
-        if _channel_readers(graph, node.name):
+        if channel_readers(graph, node.name):
             out.append(node.name)
     return out
 
@@ -331,10 +331,10 @@ def widen(graph: Graph, layer: str, channels: int, *, seed: int = 0) -> Graph:
     if "bias" in arrays:
         arrays["bias"] = np.concatenate([arrays["bias"], np.zeros(channels)])
     weights: dict[str, dict[str, np.ndarray]] = {layer: arrays}
-    for bn in _batchnorms(graph, layer):
+    for bn in channel_batchnorms(graph, layer):
         b = {k: np.asarray(v, dtype=np.float64) for k, v in graph.weights(bn).items()}
         weights[bn] = {k: np.concatenate([v, (np.ones if k == "scale" else np.zeros)(channels)]) for k, v in b.items()}
-    readers = _channel_readers(graph, layer) or []
+    readers = channel_readers(graph, layer) or []
     for reader, how in readers:
         r = {k: np.asarray(v, dtype=np.float64) for k, v in graph.weights(reader).items()}
         rw = r["weight"]
@@ -356,7 +356,7 @@ def _scores(graph: Graph, data: TrainingData) -> dict[str, float]:
     _, grads = trainer.loss_and_gradients(graph, data.x_train, data.y_train)
     out = {}
     for name in _removable(graph):
-        touched = [name] + [reader for reader, _ in _channel_readers(graph, name) or []]
+        touched = [name] + [reader for reader, _ in channel_readers(graph, name) or []]
         total = sum(float(np.abs(grads[t]["weight"]).sum()) for t in touched)
         size = sum(grads[t]["weight"].size for t in touched)
         out[name] = total / size

@@ -21,9 +21,11 @@ import numpy as np
 
 from ..errors import PassError
 from ..ir import Graph, Sparsity
+from ..kernels.sparse import magnitude_mask
 from .result import PassResult
 
-__all__ = ["prune", "PRUNABLE", "CHANNEL_WISE", "magnitude_keep", "nm_keep", "rebuild"]
+__all__ = ["prune", "PRUNABLE", "CHANNEL_WISE", "nm_keep", "kept_filters", "channel_readers",
+           "channel_batchnorms", "rebuild"]
 
 PRUNABLE = ("conv2d", "linear")
 # Ops that act on each channel on its own: pruned channels pass through them untouched.
@@ -39,12 +41,6 @@ def _weighted(graph: Graph, layers: Sequence[str] | None) -> list[str]:
     if unknown:
         raise PassError(f"prune: {unknown[0]!r} is not a conv2d or linear layer of {graph.name!r}")
     return list(layers)
-
-
-def magnitude_keep(w: np.ndarray, density: float) -> np.ndarray:
-    """Mask of the largest magnitudes, ``density`` of them (``kernels.sparse.magnitude_mask``)."""
-    from ..kernels.sparse import magnitude_mask
-    return magnitude_mask(w, density)
 
 
 def nm_keep(w: np.ndarray, n: int, m: int) -> np.ndarray:
@@ -102,7 +98,7 @@ def prune(graph: Graph, sparsity: float | None = None, *, structure: str = "unst
         arrays = dict(g.weights(name))
         if "weight" in arrays:
             w = np.asarray(arrays["weight"])
-            mask = (np.abs(w) >= threshold) if threshold is not None else magnitude_keep(w, wanted[name])
+            mask = (np.abs(w) >= threshold) if threshold is not None else magnitude_mask(w, wanted[name])
             arrays["weight"] = np.where(mask, w, 0).astype(w.dtype)
             g.set_weights(name, arrays)
             density = float(np.count_nonzero(arrays["weight"])) / w.size
@@ -168,7 +164,7 @@ def _prune_nm(graph: Graph, names: list[str], n: int, m: int) -> PassResult:
 # --------------------------------------------------------------------------- channels
 
 
-def _channel_readers(g: Graph, name: str) -> list[tuple[str, str]] | None:
+def channel_readers(g: Graph, name: str) -> list[tuple[str, str]] | None:
     """The weighted layers that read ``name``'s channels, with how (``conv``, ``linear`` or
     ``flatten`` for a linear after a flatten), through channel-wise ops only; None when the
     channels reach anything else (add, concat, a graph output, a grouped conv)."""
@@ -194,7 +190,19 @@ def _channel_readers(g: Graph, name: str) -> list[tuple[str, str]] | None:
     return found
 
 
-def _batchnorms(g: Graph, name: str) -> list[str]:
+def _filters_kept(channels: int, sparsity: float) -> int:
+    return max(1, channels - int(round(sparsity * channels)))
+
+
+def kept_filters(w: np.ndarray, sparsity: float) -> np.ndarray:
+    """Indices, ascending, of the filters (first axis) that channel pruning at ``sparsity``
+    keeps: those with the largest L1 norms (Li et al. 2017), ties to the lower index."""
+    a = np.abs(np.asarray(w, dtype=np.float64))
+    norms = a.reshape(a.shape[0], -1).sum(axis=1)
+    return np.sort(np.argsort(-norms, kind="stable")[:_filters_kept(a.shape[0], sparsity)])
+
+
+def channel_batchnorms(g: Graph, name: str) -> list[str]:
     out, frontier = [], [name]
     while frontier:
         for reader in g.consumers(frontier.pop()):
@@ -211,7 +219,7 @@ def _prune_channels(graph: Graph, names: list[str], sparsity: float) -> PassResu
     by_layer: dict[str, dict[str, Any]] = {}
     kept_in: dict[str, list[tuple[np.ndarray, str, int]]] = {}
     for name in names:
-        readers = _channel_readers(graph, name)
+        readers = channel_readers(graph, name)
         node = graph.node(name)
         if node.op == "conv2d" and node.attrs["groups"] != 1:
             by_layer[name] = {"skipped": "grouped convolution"}
@@ -220,21 +228,17 @@ def _prune_channels(graph: Graph, names: list[str], sparsity: float) -> PassResu
             by_layer[name] = {"skipped": "its channels reach an add, a concat or an output"}
             continue
         channels = graph.type_of(name).shape[1]
-        keep_n = max(1, channels - int(round(sparsity * channels)))
+        keep_n = _filters_kept(channels, sparsity)
         if keep_n == channels:
             continue
         w = graph.weights(name).get("weight")
-        if w is not None:
-            norms = np.abs(np.asarray(w, dtype=np.float64)).reshape(channels, -1).sum(axis=1)
-            keep = np.sort(np.argsort(-norms, kind="stable")[:keep_n])
-        else:
-            keep = np.arange(keep_n)
+        keep = kept_filters(w, sparsity) if w is not None else np.arange(keep_n)
         key = "out_channels" if node.op == "conv2d" else "out_features"
         attrs.setdefault(name, {})[key] = keep_n
         if w is not None:
             arrays = {k: np.asarray(v)[keep] for k, v in graph.weights(name).items()}
             weights[name] = {**weights.get(name, {}), **arrays}
-            for bn in _batchnorms(graph, name):
+            for bn in channel_batchnorms(graph, name):
                 weights[bn] = {k: np.asarray(v)[keep] for k, v in graph.weights(bn).items()}
         for reader, how in readers:
             spatial = 1
